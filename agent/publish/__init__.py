@@ -1,0 +1,1 @@
+"""Where events go: payload envelope, sinks (console, file, MQTT) and the outbox."""
