@@ -4,6 +4,7 @@
 set -euo pipefail
 TOOLS=(
   "mosquitto mosquitto"
+  "ffmpeg ffmpeg"
 )
 missing=()
 for entry in "${TOOLS[@]}"; do
