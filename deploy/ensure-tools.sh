@@ -4,6 +4,7 @@
 set -euo pipefail
 TOOLS=(
   "mosquitto mosquitto"
+  "tshark tshark"
   "ffmpeg ffmpeg"
 )
 missing=()
