@@ -70,8 +70,11 @@ class Zone(Model):
 
 
 class StoreConfig(Model):
-    id: str = Field(title="Store id", description="Store identifier used in topics and events.",
-                    pattern=ID_PATTERN)
+    id: str = Field(
+        title="Store id",
+        description="Store identifier used in topics and events.",
+        pattern=ID_PATTERN,
+    )
     gateway_id: str = Field(
         title="Gateway id",
         description="This gateway's identifier within the store.",
@@ -130,11 +133,19 @@ class AggregationConfig(Model):
     )
     visit_timeout_s: float = Field(
         default=30.0,
-        gt=0,
+        ge=1,
         le=3600,
         title="Visit timeout",
         description="A track unseen this long has left; windows are published this much "
         "later so its exit lands in the right one.",
+    )
+    zone_confirm_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        title="Zone confirmation",
+        description="A person changes zone only after this long inside the new one, so "
+        "jitter along a zone edge is not counted as entries.",
     )
     max_open_visits: int = Field(
         default=5000,
@@ -249,7 +260,9 @@ def describe_errors(error: ValidationError, prefix: str) -> list[str]:
     return lines
 
 
-def parse_config(data: dict[str, Any], base_dir: Path | None = None, name: str = "config") -> AgentConfig:
+def parse_config(
+    data: dict[str, Any], base_dir: Path | None = None, name: str = "config"
+) -> AgentConfig:
     """Validate a decoded config mapping.
 
     Raises:

@@ -24,8 +24,9 @@ def free_port() -> int:
 
 
 def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists(
-        "/usr/sbin/mosquitto") else None)
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+    )
     if found is None:
         pytest.fail("mosquitto is not installed: run `make test`, which installs it")
     return found

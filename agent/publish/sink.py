@@ -21,5 +21,9 @@ class Sink(ABC):
     def emit(self, topic: str, event: Event) -> None:
         """Accept one event for ``topic`` (``traffic``, ``characteristics``, ``health``)."""
 
-    def close(self, clean: bool = True) -> None:
+    def health(self) -> dict[str, Any]:
+        """State and counters for the health topic (queue depth, drops, connection)."""
+        return {}
+
+    def close(self, clean: bool = True) -> None:  # noqa: B027 - optional hook
         """Flush and release."""

@@ -58,5 +58,5 @@ class Source(ABC):
         """(bytes done, bytes total) for file feeds, None for live ones."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release devices, sockets and files. Called once, after the loop ends."""

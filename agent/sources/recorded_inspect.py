@@ -39,7 +39,8 @@ def summarise(path: Path) -> dict[str, Any]:
     sources: Counter[str] = Counter()
     problems: list[dict[str, Any]] = []
     problem_count = 0
-    first = last = None
+    first: float | None = None
+    last: float | None = None
     out_of_order = 0
     tracks: set[tuple[str, int]] = set()
     tokens: set[str] = set()
@@ -70,8 +71,9 @@ def summarise(path: Path) -> dict[str, Any]:
         "observations": sum(kinds.values()),
         "by_type": dict(sorted(kinds.items())),
         "by_source": dict(sorted(sources.items())),
-        "time_span": None if first is None else {"first": first, "last": last,
-                                                  "seconds": round(last - first, 3)},
+        "time_span": None
+        if first is None or last is None
+        else {"first": first, "last": last, "seconds": round(last - first, 3)},
         "out_of_order": out_of_order,
         "distinct_tracks": len(tracks),
         "distinct_device_tokens": len(tokens),

@@ -1,0 +1,1 @@
+"""Aggregation: visit events counted into windows, then the privacy filter."""

@@ -1,0 +1,77 @@
+"""The privacy filter: what of an aggregate may leave the agent.
+
+k-anonymity on counts: any count from 1 to k-1 is published as null and its
+field path listed in ``privacy.suppressed``. Zero is published: it describes no
+one. Derived figures follow the counts they come from: dwell percentiles need at
+least k dwell times, mean occupancy needs at least k visits present.
+
+This protects against reading a small group off one event. It does not protect
+against differencing across fields or windows (for example occupancy carried
+from one window to the next); that is what calibrated noise is for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from agent.aggregate.traffic import ScopeTraffic, TrafficWindow
+
+DWELL_PERCENTILES = (50, 90)
+"""Median and the long tail: what store operations read dwell reports for."""
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+class KFilter:
+    """Applies k-suppression while building one payload, recording what it hid."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.suppressed: list[str] = []
+
+    def count(self, path: str, value: int) -> int | None:
+        if 0 < value < self.k:
+            self.suppressed.append(path)
+            return None
+        return value
+
+    def needs(self, path: str, support: int, value: float) -> float | None:
+        """Publish ``value`` only if it rests on at least k people (or on none)."""
+        if 0 < support < self.k:
+            self.suppressed.append(path)
+            return None
+        return value
+
+
+def traffic_data(window: TrafficWindow, scope: ScopeTraffic, k: int) -> dict[str, Any]:
+    """The published ``data`` of one traffic event (before the envelope)."""
+    f = KFilter(k)
+    span = window.observed_to - window.observed_from
+    mean = round(scope.person_seconds / span, 2) if span > 0 else 0.0
+    n = len(scope.dwell_s)
+    dwell: dict[str, Any] = {"n": f.count("dwell_s.n", n)}
+    for q in DWELL_PERCENTILES:
+        value = round(percentile(scope.dwell_s, q), 1) if n else None
+        dwell[f"p{q}"] = f.needs(f"dwell_s.p{q}", n, value) if value is not None else None
+    return {
+        "footfall": {
+            "in": f.count("footfall.in", scope.entries),
+            "out": f.count("footfall.out", scope.exits),
+        },
+        "occupancy": {
+            "end": f.count("occupancy.end", scope.occupancy_end),
+            "mean": f.needs("occupancy.mean", scope.present, mean),
+        },
+        "dwell_s": dwell,
+        "privacy": {"k": k, "suppressed": f.suppressed},
+    }

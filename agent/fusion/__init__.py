@@ -1,0 +1,1 @@
+"""Fusion: observations from all feeds become anonymous visits."""
