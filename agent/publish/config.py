@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agent.configbase import ConfigPath, Model
 
@@ -25,6 +25,12 @@ class TlsConfig(Model):
     key_file: ConfigPath | None = Field(
         default=None, title="Client key", description="PEM private key of the client certificate."
     )
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
 
 
 class MqttConfig(Model):
@@ -53,6 +59,11 @@ class MqttConfig(Model):
         title="Client id",
         description="MQTT client id; default edge-agent-{store_id}-{gateway_id}.",
     )
+    username: str | None = Field(
+        default=None,
+        title="Username",
+        description="Broker user name; when unset, read from the variable named by username_env.",
+    )
     username_env: str = Field(
         default="EDGE_AGENT_MQTT_USERNAME",
         title="Username variable",
@@ -75,7 +86,16 @@ class MqttConfig(Model):
         ge=1,
         le=1000,
         title="Max in flight",
-        description="QoS 1 messages sent but not yet acknowledged.",
+        description="QoS 1 messages sent but not yet acknowledged; paho's own queue is kept "
+        "this small, the outbox holds the backlog.",
+    )
+    reconnect_max_s: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600,
+        title="Longest reconnect delay",
+        description="Reconnect delays grow exponentially up to this, with full jitter so that "
+        "a store's gateways do not reconnect in step after a broker restart.",
     )
 
 

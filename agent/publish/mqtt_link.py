@@ -1,0 +1,328 @@
+"""The one thread that owns the paho client: connect, send from the outbox, take acks.
+
+Every call on the paho client happens on this thread; paho callbacks run inside
+``client.loop`` on the same thread and only record what happened, the loop acts
+on it afterwards. Nothing publishes or blocks inside a callback.
+
+Delivery: after every CONNACK the send pointer goes back to the start of the
+outbox, so every undelivered row is sent again, oldest first, while at most
+``max_inflight`` wait for their PUBACK. A row is deleted when its PUBACK arrives.
+paho's own copy of unacknowledged messages is discarded on every disconnect,
+so a message is never re-sent twice (once by paho, once from the outbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.publish.config import MqttConfig
+from agent.publish.mqtt_client import (
+    EVENT_CONTENT_TYPE,
+    Backoff,
+    StatusState,
+    Topics,
+    describe_connect_error,
+    publish_properties,
+)
+from agent.publish.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+LOOP_TIMEOUT_S = 0.05
+"""Longest wait in paho's select: bounds how late a newly queued event is picked up
+when the link is idle (20 wake-ups a second cost nothing measurable)."""
+
+STATUS_ACK_TIMEOUT_S = 5.0
+"""How long a clean stop waits for the broker to acknowledge the ``stopped`` status."""
+
+HEALTH_QUEUE = 4
+"""Health events waiting for the link; they are periodic snapshots, so only the
+latest few matter and older ones are dropped (counted) when the link lags."""
+
+
+class BrokerLink:
+    """Runs the connect / send / acknowledge loop on its own thread.
+
+    Args:
+        client: a paho client built by ``build_client`` (injected for tests).
+        config: broker address, keepalive, window size.
+        outbox: where events wait; rows are deleted here on PUBACK.
+        topics: the topic root (for the status topic).
+        status: makes the status payload for a state (online / stopped / offline).
+        backoff: reconnect delays.
+    """
+
+    def __init__(
+        self,
+        client: mqtt.Client,
+        config: MqttConfig,
+        outbox: Outbox,
+        topics: Topics,
+        status: Callable[[StatusState], bytes],
+        backoff: Backoff,
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._outbox = outbox
+        self._topics = topics
+        self._status = status
+        self._backoff = backoff
+        self._event_props = publish_properties(config, EVENT_CONTENT_TYPE)
+        self._status_props = publish_properties(config, "application/json")
+        self._stopping = threading.Event()
+        self._new_work = threading.Event()
+        self.progress = threading.Event()
+        """Set whenever acknowledged events leave the outbox (for ``drain``)."""
+        self._stop_state: StatusState = "stopped"
+        self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
+        self._health: deque[tuple[str, bytes]] = deque(maxlen=HEALTH_QUEUE)
+        # State below is touched only on the link thread (callbacks run there too).
+        self._connack: ReasonCode | None = None
+        self._closed_reason: str | None = None
+        self._acks: list[tuple[int, ReasonCode]] = []
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
+        self._status_mid: int | None = None
+        self._sent_upto = 0
+        self._failures = 0
+        self._last_failure: str | None = None
+        # Read by other threads for health; plain assignments are atomic.
+        self.connected = False
+        self.last_error: str | None = None
+        self.delivered = 0
+        self.health_skipped = 0
+        self.refused_by_broker = 0
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+
+    # ---- called from other threads -------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New rows are in the outbox."""
+        self._new_work.set()
+
+    def send_health(self, topic: str, payload: bytes) -> None:
+        """Queue a QoS 0 health event; skipped (counted) when not connected."""
+        if not self.connected:
+            self.health_skipped += 1
+            return
+        if len(self._health) == HEALTH_QUEUE:
+            self.health_skipped += 1
+        self._health.append((topic, payload))
+
+    def stop(self, state: StatusState, timeout_s: float) -> None:
+        """Publish ``state`` as the retained status (if connected), disconnect, join."""
+        self._stop_state = state
+        self._stopping.set()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("MQTT link did not stop within %.0f s", timeout_s)
+
+    # ---- paho callbacks: record only -----------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._connack = reason
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._closed_reason = str(reason)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        self._acks.append((mid, reason))
+
+    # ---- the link thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if self._connect():
+                self._serve()
+            if not self._stopping.is_set():
+                self._stopping.wait(self._backoff.next_delay())
+        self._client.drop_out_messages()
+
+    def _connect(self) -> bool:
+        self._connack = None
+        self._closed_reason = None
+        self._acks.clear()
+        self._inflight.clear()
+        self._status_mid = None
+        # Anything paho still holds from the last connection is in the outbox too.
+        self._client.drop_out_messages()
+        self._client.will_set(self._topics.status, self._status("offline"), qos=1, retain=True)
+        try:
+            self._client.connect(
+                self._config.host,
+                self._config.port,
+                keepalive=self._config.keepalive_s,
+                # MQTT 5: no broker session to resume; the outbox decides what is resent.
+                # (3.1.1 gets clean_session from the client and refuses this argument.)
+                clean_start=True if self._config.protocol == "5" else MQTT_CLEAN_START_FIRST_ONLY,
+            )
+        except Exception as e:  # any failure here (socket, TLS, DNS) is one failed attempt
+            self._note_failure(describe_connect_error(e))
+            return False
+        return True
+
+    def _serve(self) -> None:
+        """Run one connection until it ends or the link is stopped."""
+        while True:
+            rc = self._client.loop(LOOP_TIMEOUT_S)
+            if self._connack is not None and not self._on_connack():
+                break
+            self._take_acks()
+            if rc != mqtt.MQTT_ERR_SUCCESS or self._closed_reason is not None:
+                self._lost(self._closed_reason or mqtt.error_string(rc))
+                return
+            if self._stopping.is_set():
+                if self.connected:
+                    self._shutdown()
+                else:
+                    self._client.disconnect()
+                return
+            if self.connected:
+                self._fill_window()
+                self._send_health()
+        self._client.disconnect()
+
+    def _on_connack(self) -> bool:
+        reason, self._connack = self._connack, None
+        assert reason is not None
+        if reason.is_failure:
+            self._note_failure(f"the broker refused the connection: {reason} (code {reason.value})")
+            return False
+        if self._failures:
+            log.info(
+                "connected to %s:%d after %d failed attempts; %d events queued",
+                self._config.host,
+                self._config.port,
+                self._failures,
+                self._outbox.depth,
+            )
+        else:
+            log.info("connected to %s:%d", self._config.host, self._config.port)
+        self._failures = 0
+        self._last_failure = None
+        self._backoff.reset()
+        self.connected = True
+        self._sent_upto = 0  # resend every undelivered row, oldest first
+        self._new_work.set()
+        info = self._client.publish(
+            self._topics.status, self._status("online"), 1, True, self._status_props
+        )
+        self._status_mid = info.mid
+        return True
+
+    def _take_acks(self) -> None:
+        if not self._acks:
+            return
+        done: list[int] = []
+        refused: ReasonCode | None = None
+        for mid, reason in self._acks:
+            seq = self._inflight.pop(mid, None)
+            if mid == self._status_mid:
+                self._status_mid = None
+            if seq is None:
+                continue
+            if reason.is_failure:
+                refused = reason
+            else:
+                done.append(seq)
+        self._acks.clear()
+        if done:
+            self._outbox.ack(done)
+            self.delivered += len(done)
+            self._new_work.set()
+            self.progress.set()
+        if refused is not None:
+            # Keep the event: a refusal (ACL, quota) is a broker setting someone can fix.
+            self.refused_by_broker += 1
+            self._note_failure(
+                f"the broker refused an event: {refused} (code {refused.value}); "
+                "it stays queued and is sent again after reconnecting"
+            )
+            self._client.disconnect()
+
+    def _fill_window(self) -> None:
+        room = self._config.max_inflight - len(self._inflight)
+        if room <= 0 or not self._new_work.is_set():
+            return
+        self._new_work.clear()
+        rows = self._outbox.pending_after(self._sent_upto, room)
+        for row in rows:
+            info = self._client.publish(row.topic, row.payload, row.qos, False, self._event_props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return  # the connection is going; the row is resent after reconnecting
+            self._inflight[info.mid] = row.seq
+            self._sent_upto = row.seq
+        if len(rows) == room:
+            self._new_work.set()  # there may be more behind the window
+
+    def _send_health(self) -> None:
+        while self._health:
+            topic, payload = self._health.popleft()
+            self._client.publish(topic, payload, 0, False, self._event_props)
+
+    def _lost(self, reason: str) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self._client.drop_out_messages()
+        if was_connected:
+            self.last_error = f"connection lost: {reason}"
+            log.warning(
+                "lost the connection to %s:%d (%s); %d events queued, reconnecting",
+                self._config.host,
+                self._config.port,
+                reason,
+                self._outbox.depth,
+            )
+        else:
+            self._note_failure(f"connection closed before the broker accepted it: {reason}")
+
+    def _note_failure(self, reason: str) -> None:
+        """One log line per series of identical failures, not one per attempt."""
+        self._failures += 1
+        self.last_error = reason
+        if reason != self._last_failure:
+            log.error(
+                "cannot connect to MQTT broker %s:%d: %s; retrying with backoff, "
+                "%d events stay queued",
+                self._config.host,
+                self._config.port,
+                reason,
+                self._outbox.depth,
+            )
+            self._last_failure = reason
+        else:
+            log.debug("connect attempt %d failed again: %s", self._failures, reason)
+
+    def _shutdown(self) -> None:
+        """Publish the final status, wait for its PUBACK (bounded), disconnect."""
+        info = self._client.publish(
+            self._topics.status, self._status(self._stop_state), 1, True, self._status_props
+        )
+        deadline = time.monotonic() + STATUS_ACK_TIMEOUT_S
+        while not info.is_published() and time.monotonic() < deadline:
+            if self._client.loop(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
+                break
+            self._take_acks()
+        self._take_acks()
+        self.connected = False
+        self._client.disconnect()
+        self._client.loop(LOOP_TIMEOUT_S)
