@@ -56,22 +56,24 @@ class KFilter:
 def traffic_data(window: TrafficWindow, scope: ScopeTraffic, k: int) -> dict[str, Any]:
     """The published ``data`` of one traffic event (before the envelope)."""
     f = KFilter(k)
+    footfall = {
+        "in": f.count("footfall.in", scope.entries),
+        "out": f.count("footfall.out", scope.exits),
+    }
     span = window.observed_to - window.observed_from
     mean = round(scope.person_seconds / span, 2) if span > 0 else 0.0
+    occupancy = {
+        "end": f.count("occupancy.end", scope.occupancy_end),
+        "mean": f.needs("occupancy.mean", scope.present, mean),
+    }
     n = len(scope.dwell_s)
     dwell: dict[str, Any] = {"n": f.count("dwell_s.n", n)}
     for q in DWELL_PERCENTILES:
         value = round(percentile(scope.dwell_s, q), 1) if n else None
         dwell[f"p{q}"] = f.needs(f"dwell_s.p{q}", n, value) if value is not None else None
     return {
-        "footfall": {
-            "in": f.count("footfall.in", scope.entries),
-            "out": f.count("footfall.out", scope.exits),
-        },
-        "occupancy": {
-            "end": f.count("occupancy.end", scope.occupancy_end),
-            "mean": f.needs("occupancy.mean", scope.present, mean),
-        },
+        "footfall": footfall,
+        "occupancy": occupancy,
         "dwell_s": dwell,
         "privacy": {"k": k, "suppressed": f.suppressed},
     }

@@ -12,12 +12,19 @@ Mean occupancy is person-seconds in the zone divided by the observed span.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from agent.observations import VisitClosed, VisitEvent, VisitOpened, ZoneEntered, ZoneLeft
 
+log = logging.getLogger(__name__)
+
 STORE = ""
 """The scope key of store-wide counts (zone ids are never empty)."""
+MAX_EMPTY_S = 86400.0
+"""Empty windows are published for gaps up to a day (a closed store overnight);
+a longer jump (a clock set wrong, a recording replayed live) restarts the window
+sequence at the new time instead of publishing thousands of empty windows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,8 @@ class TrafficAggregator:
         self.settle_s = settle_s
         self.observed_from: float | None = None
         self._windows: list[_Window] = []  # open windows, contiguous, oldest first
+        self._ready: list[TrafficWindow] = []  # closed early by a time jump
+        self.jumps = 0
         self._occupancy = dict.fromkeys(self.scopes, 0)  # at the end of the last closed window
         self._open_stays: dict[tuple[int, str], float] = {}  # (visit, scope) -> enter time
 
@@ -106,7 +115,7 @@ class TrafficAggregator:
     def advance(self, watermark: float) -> list[TrafficWindow]:
         """Release every window settled by ``watermark``."""
         self._extend_to(watermark)
-        done = []
+        done, self._ready = self._ready, []
         while self._windows and self._windows[0].end + self.settle_s <= watermark:
             done.append(self._close(self._windows[0].end))
         return done
@@ -114,7 +123,7 @@ class TrafficAggregator:
     def flush(self, observed_to: float) -> list[TrafficWindow]:
         """Release every open window; the one holding ``observed_to`` ends there."""
         self._extend_to(observed_to)
-        done = []
+        done, self._ready = self._ready, []
         while self._windows and self._windows[0].start <= observed_to:
             done.append(self._close(min(self._windows[0].end, observed_to)))
         self._windows.clear()
@@ -133,6 +142,15 @@ class TrafficAggregator:
     def _extend_to(self, t: float) -> None:
         if self.observed_from is None:
             return
+        if self._windows and t - self._windows[-1].end > MAX_EMPTY_S:
+            self.jumps += 1
+            last_end = self._windows[-1].end
+            while self._windows:
+                self._ready.append(self._close(self._windows[0].end))
+            self.observed_from = max(self.observed_from, t)
+            log.warning(
+                "event time jumped %.0f s ahead; windows restart at the new time", t - last_end
+            )
         if not self._windows:
             start = (max(t, self.observed_from) // self.window_s) * self.window_s
             self._windows.append(self._new(start))
