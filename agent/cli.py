@@ -33,14 +33,20 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def build_sinks(config: AgentConfig, out: Path | None) -> list[Sink]:
-    """Where events go: a file when asked, else the console.
-
-    The MQTT sink joins here when the config has a broker.
-    """
+    """Where events go: a file when asked, else the broker when configured, else the console."""
     from agent.publish.sinks import ConsoleSink, JsonLinesFileSink
 
     if out is not None:
         return [JsonLinesFileSink(out)]
+    if config.mqtt is not None:
+        from agent.publish.mqtt_setup import open_mqtt_sink
+        from agent.publish.outbox import OutboxError
+
+        try:
+            return [open_mqtt_sink(config)]
+        except OutboxError as e:
+            print(str(e), file=sys.stderr)
+            raise SystemExit(EXIT_FAILED) from None
     return [ConsoleSink()]
 
 
@@ -115,6 +121,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for line in e.lines:
             print(line, file=sys.stderr)
         return EXIT_FAILED
+    if args.mqtt or args.outbox:
+        from agent.publish.mqtt_setup import with_broker
+        from agent.publish.mqtt_url import BrokerUrlError
+
+        try:
+            config = with_broker(config, args.mqtt, args.outbox)
+        except BrokerUrlError as e:
+            print(str(e), file=sys.stderr)
+            return EXIT_FAILED
     collect = CollectSink()
     checking = args.check or args.write_expected
     sinks: list[Sink] = (
@@ -123,10 +138,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if checking and args.out:
         sinks += build_sinks(config, Path(args.out))
     progress = Progress(f"replay {path.parent.name}")
+    queued: tuple[int, list[str]] = (0, [])
     try:
         result = replay(
             config, sinks, base_dir=str(path.resolve().parent), on_progress=progress.update
         )
+        from agent.publish.mqtt_setup import drain_sinks
+
+        queued = drain_sinks(sinks, args.drain_timeout)
     finally:
         progress.done()
         for sink in sinks:
@@ -136,6 +155,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         result.observations,
         ", ".join(f"{n} {t}" for t, n in sorted(result.events.items())) or "no events",
     )
+    if queued[0]:
+        from agent.publish.mqtt_setup import EXIT_STILL_QUEUED
+
+        print(
+            f"{queued[0]} events still queued after {args.drain_timeout:g} s; they stay in "
+            f"{', '.join(queued[1])} and are sent on the next start",
+            file=sys.stderr,
+        )
+        return EXIT_STILL_QUEUED
     expected_path = path.parent / EXPECTED_FILE
     if args.write_expected:
         expected_path.write_text("".join(dumps(e) + "\n" for e in collect.events))
@@ -215,6 +243,21 @@ def parser() -> argparse.ArgumentParser:
         "--write-expected",
         action="store_true",
         help=f"(re)write {EXPECTED_FILE} from this replay",
+    )
+    rep.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish to this broker through the outbox: mqtt://[user@]host[:port] or "
+        "mqtts://...[?ca=FILE&cert=FILE&key=FILE]; password from $EDGE_AGENT_MQTT_PASSWORD",
+    )
+    rep.add_argument("--outbox", metavar="PATH", help="outbox file (default: from the config)")
+    rep.add_argument(
+        "--drain-timeout",
+        metavar="S",
+        type=float,
+        default=60.0,
+        help="with a broker, wait this long for every event to be acknowledged; "
+        "exit 3 if some are still queued (default 60)",
     )
     rep.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     rep.set_defaults(func=cmd_replay)

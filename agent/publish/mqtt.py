@@ -18,7 +18,6 @@ Example (needs a broker, so not run as a doctest)::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 from agent.publish.config import MqttConfig, OutboxConfig
 from agent.publish.drops import DropCounter
+from agent.publish.events import dumps
 from agent.publish.mqtt_client import (
     Backoff,
     StatusState,
@@ -204,7 +204,7 @@ class MqttSink(Sink):
 
     def _encode(self, topic: str, event: Event) -> bytes | None:
         try:
-            return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+            return dumps(event).encode()
         except (TypeError, ValueError) as e:
             # A programming error upstream; say which topic, never the values.
             log.error("an event for %s is not JSON-serialisable (%s); dropped", topic, e)

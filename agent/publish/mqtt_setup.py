@@ -1,0 +1,56 @@
+"""Glue between the command line and the MQTT sink: overrides, opening, draining."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from agent.config import AgentConfig
+from agent.publish.mqtt import MqttSink
+from agent.publish.mqtt_url import mqtt_config_from_url
+from agent.publish.sink import Sink
+
+log = logging.getLogger(__name__)
+
+EXIT_STILL_QUEUED = 3
+"""Exit code of a replay whose events did not all reach the broker in time."""
+
+
+def with_broker(config: AgentConfig, url: str | None, outbox: str | None) -> AgentConfig:
+    """``config`` with the broker from ``--mqtt URL`` and the outbox from ``--outbox``.
+
+    Raises:
+        BrokerUrlError: the URL is unusable (one line).
+    """
+    update: dict[str, object] = {}
+    if url is not None:
+        update["mqtt"] = mqtt_config_from_url(url, base=config.mqtt)
+    if outbox is not None:
+        update["outbox"] = config.outbox.model_copy(update={"path": Path(outbox)})
+    return config.model_copy(update=update) if update else config
+
+
+def open_mqtt_sink(config: AgentConfig, models: dict[str, str] | None = None) -> MqttSink:
+    """The MQTT sink for ``config.mqtt`` with the configured outbox.
+
+    Raises:
+        OutboxError: the outbox file cannot be opened (one line naming it).
+    """
+    assert config.mqtt is not None, "open_mqtt_sink needs config.mqtt"
+    return MqttSink.open(
+        config.mqtt, config.outbox, config.store.id, config.store.gateway_id, models=models
+    )
+
+
+def drain_sinks(sinks: Iterable[Sink], timeout_s: float) -> tuple[int, list[str]]:
+    """Wait for every MQTT sink's outbox to empty; (events still queued, outbox paths)."""
+    left = 0
+    where: list[str] = []
+    for sink in sinks:
+        if isinstance(sink, MqttSink):
+            remaining = sink.drain(timeout_s)
+            if remaining:
+                left += remaining
+                where.append(str(sink.outbox.path))
+    return left, where
