@@ -6,6 +6,7 @@ TOOLS=(
   "mosquitto mosquitto"
   "tshark tshark"
   "ffmpeg ffmpeg"
+  "systemd-analyze systemd"
 )
 missing=()
 for entry in "${TOOLS[@]}"; do
