@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from agent.configbase import ID_PATTERN, Model
 from agent.publish.config import MqttConfig, OutboxConfig
 from agent.sources.recorded import RecordedSourceConfig
+from agent.sources.wifi.config import WifiSourceConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -102,6 +103,12 @@ class SourcesConfig(Model):
         default_factory=list,
         title="Recorded feeds",
         description="Anonymised observations recorded as JSON lines (fixtures, tests).",
+    )
+    wifi: list[WifiSourceConfig] = Field(
+        default_factory=list,
+        title="Wi-Fi sensors",
+        description="802.11 monitor-mode interfaces or radiotap captures; MACs are hashed "
+        "at capture. See docs/wifi.md.",
     )
 
     @model_validator(mode="after")

@@ -27,8 +27,15 @@ def _recorded() -> Inspector:
     return ("recorded observations", looks_recorded, summarise)
 
 
+def _wifi_capture() -> Inspector:
+    from agent.sources.wifi.inspect import looks_like_capture, summarise
+
+    return ("802.11 capture", looks_like_capture, summarise)
+
+
 INSPECTOR_LOADERS: list[Callable[[], Inspector]] = [
     _recorded,
+    _wifi_capture,
 ]
 """Loaded lazily so that inspecting a text file never imports OpenCV or onnxruntime."""
 

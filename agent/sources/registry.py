@@ -7,11 +7,13 @@ from typing import Any
 
 from agent.sources.base import Source, SourceContext
 from agent.sources.recorded import RecordedSource
+from agent.sources.wifi.source import WifiSource
 
 SourceFactory = Callable[[Any, SourceContext], Source]
 
 FACTORIES: dict[str, SourceFactory] = {
     "recorded": RecordedSource,
+    "wifi": WifiSource,
 }
 """Keyed by the field name in ``agent.config.SourcesConfig``."""
 
