@@ -44,6 +44,10 @@ when the link is idle (20 wake-ups a second cost nothing measurable)."""
 STATUS_ACK_TIMEOUT_S = 5.0
 """How long a clean stop waits for the broker to acknowledge the ``stopped`` status."""
 
+FAILURE_REMINDER_S = 600.0
+"""While connecting keeps failing, the error is repeated this often (store IT reading
+the journal an hour into an outage should still see it), not on every attempt."""
+
 HEALTH_QUEUE = 4
 """Health events waiting for the link; they are periodic snapshots, so only the
 latest few matter and older ones are dropped (counted) when the link lags."""
@@ -93,16 +97,18 @@ class BrokerLink:
         self._status_mid: int | None = None
         self._sent_upto = 0
         self._failures = 0
-        self._last_failure: str | None = None
+        self._last_reminder = 0.0
         # Read by other threads for health; plain assignments are atomic.
         self.connected = False
         self.last_error: str | None = None
         self.delivered = 0
         self.health_skipped = 0
         self.refused_by_broker = 0
+        self._paho_errors = _LastError()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.enable_logger(self._paho_errors.logger)
 
     # ---- called from other threads -------------------------------------------------
 
@@ -147,6 +153,11 @@ class BrokerLink:
     ) -> None:
         self._acks.append((mid, reason))
 
+    def _closed_because(self) -> str:
+        """Why the connection ended: paho's socket error when it logged one (TLS alerts)."""
+        detail = self._paho_errors.take()
+        return detail or self._closed_reason or "closed"
+
     # ---- the link thread -------------------------------------------------------------
 
     def _run(self) -> None:
@@ -160,6 +171,7 @@ class BrokerLink:
     def _connect(self) -> bool:
         self._connack = None
         self._closed_reason = None
+        self._paho_errors.take()
         self._acks.clear()
         self._inflight.clear()
         self._status_mid = None
@@ -188,7 +200,8 @@ class BrokerLink:
                 break
             self._take_acks()
             if rc != mqtt.MQTT_ERR_SUCCESS or self._closed_reason is not None:
-                self._lost(self._closed_reason or mqtt.error_string(rc))
+                self._closed_reason = self._closed_reason or mqtt.error_string(rc)
+                self._lost(self._closed_because())
                 return
             if self._stopping.is_set():
                 if self.connected:
@@ -218,7 +231,6 @@ class BrokerLink:
         else:
             log.info("connected to %s:%d", self._config.host, self._config.port)
         self._failures = 0
-        self._last_failure = None
         self._backoff.reset()
         self.connected = True
         self._sent_upto = 0  # resend every undelivered row, oldest first
@@ -296,10 +308,15 @@ class BrokerLink:
             self._note_failure(f"connection closed before the broker accepted it: {reason}")
 
     def _note_failure(self, reason: str) -> None:
-        """One log line per series of identical failures, not one per attempt."""
+        """One log line per series of failed attempts (and a reminder while it lasts).
+
+        Reasons can alternate within one outage (a TLS alert or a bare EOF, depending
+        on timing), so a changed reason alone does not earn another line.
+        """
         self._failures += 1
         self.last_error = reason
-        if reason != self._last_failure:
+        now = time.monotonic()
+        if self._failures == 1:
             log.error(
                 "cannot connect to MQTT broker %s:%d: %s; retrying with backoff, "
                 "%d events stay queued",
@@ -308,7 +325,17 @@ class BrokerLink:
                 reason,
                 self._outbox.depth,
             )
-            self._last_failure = reason
+            self._last_reminder = now
+        elif now - self._last_reminder >= FAILURE_REMINDER_S:
+            log.error(
+                "still cannot connect to MQTT broker %s:%d after %d attempts: %s; %d events queued",
+                self._config.host,
+                self._config.port,
+                self._failures,
+                reason,
+                self._outbox.depth,
+            )
+            self._last_reminder = now
         else:
             log.debug("connect attempt %d failed again: %s", self._failures, reason)
 
@@ -326,3 +353,25 @@ class BrokerLink:
         self.connected = False
         self._client.disconnect()
         self._client.loop(LOOP_TIMEOUT_S)
+
+
+class _LastError(logging.Handler):
+    """Keeps paho's first error line (a socket or TLS error) so the link can say why a
+    connection ended. Its logger is private and set to ERROR, so paho's per-packet
+    debug lines (which include payload excerpts) are never even formatted."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self._last: str | None = None
+        # Created directly, not via getLogger: private to this link, no propagation.
+        self.logger = logging.Logger("paho", logging.ERROR)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The first error says why; later ones are consequences ("not connected").
+        if self._last is None:
+            self._last = record.getMessage()
+
+    def take(self) -> str | None:
+        last, self._last = self._last, None
+        return last
