@@ -27,7 +27,7 @@ $(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,sim]'
 	touch $@ $(STAMP_RUN)
 
 # System tools the tests talk to for real. Installed with apt-get when missing

@@ -269,6 +269,12 @@ def parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check-config", help="validate a config file: OK or one line per error")
     chk.add_argument("file")
     chk.set_defaults(func=cmd_check_config)
+
+    from agent.sim.cli import register as register_simulate  # light: no simulator imports
+
+    register_simulate(  # expected.jsonl of a new recording comes from replaying it
+        sub, lambda out: main(["replay", str(out), "--write-expected", "--log-level", "WARNING"])
+    )
     return p
 
 

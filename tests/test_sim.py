@@ -1,0 +1,165 @@
+"""The shopper simulator: deterministic, parseable by the agent's own sources, truthful."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from agent.sim.fixture import make_fixture
+from agent.sim.homography import Homography
+from agent.sim.render_rfid import CATALOGUE_FILE
+from agent.sim.scenario import Recording
+from agent.sources.base import SourceContext
+from agent.sources.registry import build_sources
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "agent" / "sim" / "stores" / "demo-store.toml"
+MINUTES = 4.0
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Recording, Path]:
+    out = tmp_path_factory.mktemp("sim")
+    rec, _ = make_fixture(DEMO, out, MINUTES, seed=5, command="test")
+    return rec, out
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    runs = {}
+    for name, seed in (("a", 9), ("b", 9), ("c", 10)):
+        make_fixture(DEMO, tmp_path / name, 1.5, seed=seed, command="test")
+        runs[name] = {p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())}
+    assert runs["a"] == runs["b"]
+    assert runs["a"].keys() == runs["c"].keys()
+    differing = [n for n in runs["a"] if runs["a"][n] != runs["c"][n]]
+    assert "truth.jsonl" in differing and "cam-floor.tracks.jsonl" in differing
+
+
+def test_every_feed_parses_with_the_agents_own_sources(recording: tuple[Recording, Path]) -> None:
+    rec, out = recording
+    config = load_config(out / "fixture.toml")
+    kinds = {k for k in type(config.sources).model_fields if getattr(config.sources, k)}
+    assert "recorded" in kinds
+    context = SourceContext(
+        replay=True, base_dir=str(out), store_zones=tuple(z.id for z in config.store.zones)
+    )
+    seen: dict[str, Counter[str]] = {}
+    for source in build_sources(config.sources, context):
+        counts: Counter[str] = Counter(
+            type(o).__name__ for o in source.observations(threading.Event())
+        )
+        health = source.health()
+        # No line, frame or read of a simulated feed may be rejected as malformed.
+        bad = {
+            k: v
+            for k, v in health.items()
+            if k in ("skipped_lines", "malformed", "malformed_frames") and v
+        }
+        assert not bad, f"{source.id}: {bad}"
+        seen[source.id] = counts
+        source.close()
+    for cam in rec.sim.cameras:
+        assert seen[cam.id]["TrackPoint"] > 0 and seen[cam.id]["TrackEnd"] > 0
+    if "wifi" in kinds:
+        assert sum(seen[s.id]["DeviceSighting"] for s in rec.sim.wifi) > 0
+    if "rfid" in kinds:
+        assert sum(seen[r.id]["ItemEvent"] for r in rec.sim.rfid) > 0
+
+
+def test_detection_boxes_stand_on_the_true_floor_positions(
+    recording: tuple[Recording, Path],
+) -> None:
+    rec, out = recording
+    cam = rec.sim.cameras[1]
+    h = Homography.fit(cam.floor_points, cam.image_points)
+    lines = (out / f"{cam.id}.detections.jsonl").read_text().splitlines()
+    assert len(lines) == int(MINUTES * 60 * cam.fps)
+    frames = [json.loads(line) for line in lines]
+    assert [f["frame"] for f in frames] == list(range(len(frames)))
+    # Every true position in view should have a detected box whose feet map back to
+    # within half a metre, most of the time (misses and occlusion are allowed).
+    matched = total = 0
+    for traj in rec.walk.trajectories.values():
+        for t, x, y in zip(traj.t[::25], traj.x[::25], traj.y[::25], strict=True):
+            frame = round(t * cam.fps)
+            if frame >= len(frames):
+                continue
+            u, v = h.to_image(x, y)
+            if not (0 <= u < cam.width and 0 <= v < cam.height):
+                continue
+            total += 1
+            feet = [h.to_floor((b[0] + b[2]) / 2, b[3]) for b in frames[frame]["boxes"]]
+            if any(abs(fx - x) < 0.5 and abs(fy - y) < 0.5 for fx, fy in feet):
+                matched += 1
+    assert total > 50
+    assert 0.6 < matched / total < 0.99  # a detector misses some, never all
+
+
+def test_purchases_and_picks_in_truth_show_in_the_rfid_reads(
+    recording: tuple[Recording, Path],
+) -> None:
+    rec, out = recording
+    reader = rec.sim.rfid[0]
+    port_zone = {a.port: a.zone for a in reader.antennas}
+    reads: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for line in (out / f"{reader.id}.rfid.jsonl").read_text().splitlines()[1:]:
+        event = json.loads(line)
+        reads[event["data"]["idHex"]].append(
+            (event["timestamp"], port_zone[event["data"]["antenna"]])
+        )
+    truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
+    people = [r for r in truth if r["type"] == "person"]
+    actions = [(p, i) for p in people for i in p["items"]]
+    assert any(i["action"] == "picked" for _, i in actions)
+    checkout_zones = {z.id for z in rec.agent.store.zones if z.kind == "checkout"}
+    for person, item in actions:
+        epc = rec.catalogue.items[item["item"]].epc
+        zones = {zone for _, zone in reads[epc]}
+        assert rec.catalogue.items[item["item"]].product.zone in zones
+        if item["action"] == "purchased":
+            assert zones & checkout_zones, "a bought item must be read at the checkout"
+            assert person["kind"] == "shopper"
+
+
+def test_truth_and_catalogue_carry_no_identifiers(recording: tuple[Recording, Path]) -> None:
+    rec, out = recording
+    epcs = {i.epc.lower() for i in rec.catalogue.items}
+    texts = {
+        name: (out / name).read_text().lower()
+        for name in ("truth.jsonl", "fixture.toml", CATALOGUE_FILE)
+    }
+    for name, text in texts.items():
+        leaked = [e for e in epcs if e in text]
+        assert not leaked, f"{name} holds EPCs"
+    # The MACs the phones used are in the captures (raw input), never in the truth.
+    macs = set()
+    for sensor in rec.sim.wifi:
+        raw = gzip.decompress((out / f"{sensor.id}.pcap.gz").read_bytes())
+        for offset in range(len(raw) - 16):
+            if raw[offset : offset + 2] == b"\x40\x00":  # probe request frame control
+                macs.add(raw[offset + 10 : offset + 16].hex())
+    assert macs
+    truth = texts["truth.jsonl"]
+    assert not [
+        m for m in macs if m in truth or ":".join(m[i : i + 2] for i in range(0, 12, 2)) in truth
+    ]
+
+
+def test_people_of_every_kind_go_where_they_should(recording: tuple[Recording, Path]) -> None:
+    rec, _ = recording
+    assert {p.kind for p in rec.people} == {"shopper", "staff", "passerby"}
+    shoppers = [p for p in rec.people if p.kind == "shopper"]
+    assert shoppers and all(p.labels for p in shoppers)
+    # Passers-by never set foot in a store zone; shoppers all do.
+    for p in rec.people:
+        traj = rec.walk.trajectories.get(p.pid)
+        if traj is None or traj.left is None:
+            continue  # still on the way when the recording ended
+        inside = any(rec.layout.zone_at(x, y) for x, y in zip(traj.x, traj.y, strict=True))
+        assert inside == (p.kind != "passerby"), p.kind
