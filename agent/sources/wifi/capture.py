@@ -69,7 +69,9 @@ class _Stream:
     def need(self, count: int) -> bool:
         """Make ``count`` bytes from ``pos`` available; False at end of stream."""
         while self.pos + count > len(self.buf):
-            more = self._raw.read(max(CHUNK_BYTES, count))
+            # read1: one underlying read, so a gzip stream that ends early still hands
+            # over what it decompressed before the damage.
+            more = self._raw.read1(max(CHUNK_BYTES, count))
             if not more:
                 return False
             self.base += self.pos
@@ -80,6 +82,11 @@ class _Stream:
     @property
     def offset(self) -> int:
         return self.base + self.pos
+
+    @property
+    def end(self) -> int:
+        """Offset just past the bytes read so far."""
+        return self.base + len(self.buf)
 
     @property
     def leftover(self) -> int:
@@ -132,7 +139,7 @@ class CaptureReader:
                 self._fail(0, "not a pcap or pcapng file")
         except (EOFError, zlib.error, gzip.BadGzipFile) as e:
             reason = "compressed stream ends early" if isinstance(e, EOFError) else "bad gzip data"
-            self._fail(s.offset, reason)
+            self._fail(s.end, reason)
 
     def _pcap(self, order: str, scale: float) -> Iterator[Packet]:
         s = self._stream
