@@ -171,3 +171,42 @@ def test_tud_ground_truth_loads() -> None:
     assert len(campus) == 71
     ids = {int(i) for boxes in campus.values() for i in boxes[:, 0]}
     assert len(ids) == 8
+
+
+def vtest_clip(directory: Path, frames: int, name: str = "clip.avi") -> Path:
+    """The first ``frames`` frames of vtest.avi re-encoded (MPEG-4 part 2) by ffmpeg."""
+    target = directory / name
+    got = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(extract_vtest()),
+            "-frames:v",
+            str(frames),
+            "-an",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "4",
+            str(target),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if got.returncode != 0:
+        pytest.fail(f"ffmpeg could not cut a clip: {got.stderr.decode()[-500:]}")
+    return target
+
+
+VTEST_CALIBRATION = [
+    {"image": [100, 180], "floor": [0, 10]},
+    {"image": [700, 180], "floor": [16, 10]},
+    {"image": [768, 500], "floor": [14, 0]},
+    {"image": [0, 500], "floor": [2, 0]},
+]
+"""A plausible calibration of vtest's path: the far kerb 16 m wide, 10 m away."""
