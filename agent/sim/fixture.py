@@ -26,7 +26,8 @@ from pydantic import ValidationError
 from agent.config import AgentConfig, ConfigError, SourcesConfig, describe_errors, parse_config
 from agent.sim.calibration import DEFAULT, Calibration
 from agent.sim.config import SIMULATION_TABLE, SimulationConfig
-from agent.sim.render_camera import detection_lines, track_lines
+from agent.sim.render_camera import track_lines
+from agent.sim.render_detections import detection_lines
 from agent.sim.render_rfid import CATALOGUE_FILE, reader_lines
 from agent.sim.render_wifi import emissions, pcap_gz, sensor_packets
 from agent.sim.scenario import Recording, simulate

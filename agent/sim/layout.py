@@ -20,8 +20,10 @@ Example:
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon as ShapelyPolygon
@@ -103,6 +105,15 @@ class StoreLayout:
             if shape.covers(p):
                 return zone_id
         return None
+
+    def zones_at(self, xs: Sequence[float], ys: Sequence[float]) -> list[str | None]:
+        """``zone_at`` for many points at once (vectorised; first listed zone wins)."""
+        x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        found = np.full(len(x), -1)
+        for n, (_, shape) in reversed(list(enumerate(self._shapes))):
+            found[shapely.intersects_xy(shape, x, y)] = n
+        names = [zone_id for zone_id, _ in self._shapes]
+        return [names[i] if i >= 0 else None for i in found.tolist()]
 
     def point_in(
         self, zone_id: str, rng: random.Random, near: tuple[Point, float] | None = None

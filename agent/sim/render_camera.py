@@ -1,15 +1,6 @@
-"""Camera feeds of a recording: the detection layer and the recorded tracks.
+"""Camera views of a recording: who is in view where, and the recorded tracks.
 
-Detection layer (what a person detector hands the tracker), one JSON line per
-frame of one camera::
-
-    {"t": 1772877600.2, "frame": 1, "boxes": [[x1, y1, x2, y2, score], ...]}
-
-Boxes are image pixels. A box's bottom-centre is the person's feet, which is the
-point the camera's homography maps to the floor; its size is the person's height
-and width at the local pixels-per-metre scale. Faults a real detector has are
-drawn per frame: misses, more misses behind a nearer person (occlusion), jittered
-edges and false positives (most fleeting, a few at fixed spots, like a mannequin).
+The detection layer built from the same views is in ``render_detections``.
 
 Recorded tracks (``agent/sources/recorded.py`` lines): each stretch a person spends
 in a camera's view becomes one track with its own id, sampled at ``track_hz`` with
@@ -24,16 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.sim.calibration import Calibration
 from agent.sim.config import CameraSim
 from agent.sim.homography import Array, Homography
 from agent.sim.scenario import Recording
 
-OCCLUDED_OVERLAP = 0.5
-"""Share of a box covered by a nearer person's box beyond which the person is occluded."""
-STATIC_FALSE_SPOTS = 2
-"""Fixed places a detector keeps mistaking for people (mannequins, posters)."""
-STATIC_FALSE_P = 0.15
 TRACK_NOISE_M = 0.08
 """Floor-position noise of a tracked point: feet are hard to place to better than this."""
 TRACK_GAP_S = 1.0
@@ -94,89 +79,6 @@ def sightings(rec: Recording, cam: CameraSim, rate_hz: float) -> list[Sighting]:
             )
         )
     return out
-
-
-def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
-    cal = rec.calibration
-    rng = np.random.default_rng([rec.seed, 11, index])
-    per_frame: dict[int, list[tuple[float, float, float]]] = {}
-    for s in sightings(rec, cam, cam.fps):
-        frames = np.rint(s.t * cam.fps).astype(int)
-        for f, u, v, k in zip(
-            frames.tolist(), s.u.tolist(), s.v.tolist(), s.scale.tolist(), strict=True
-        ):
-            per_frame.setdefault(f, []).append((u, v, k))
-    spots = [
-        (
-            rng.uniform(0.1, 0.9) * cam.width,
-            rng.uniform(0.3, 0.9) * cam.height,
-            rng.uniform(0.6, 1.0) * 40.0,
-        )
-        for _ in range(STATIC_FALSE_SPOTS)
-    ]
-    lines = []
-    for frame in range(int(rec.duration_s * cam.fps)):
-        boxes = _boxes(per_frame.get(frame, []), cam, cal, rng)
-        for u, v, k in spots:
-            if rng.random() < STATIC_FALSE_P:
-                boxes.append(_box(u, v, k, cam, cal, rng, rng.uniform(0.3, 0.55)))
-        for _ in range(rng.poisson(cal.false_positives_per_frame)):
-            u, v = rng.uniform(0, cam.width), rng.uniform(0, cam.height)
-            boxes.append(_box(u, v, rng.uniform(15.0, 60.0), cam, cal, rng, rng.uniform(0.25, 0.6)))
-        t = round(rec.start + frame / cam.fps, 3)
-        lines.append(_dump({"t": t, "frame": frame, "boxes": boxes}))
-    return lines
-
-
-def _box(
-    u: float,
-    v: float,
-    scale: float,
-    cam: CameraSim,
-    cal: Calibration,
-    rng: np.random.Generator,
-    score: float,
-) -> list[float]:
-    w, h = cal.person_width_m * scale, cal.person_height_m * scale
-    j = cal.box_jitter
-    x1 = u - w / 2 + rng.normal(0, j * w)
-    x2 = u + w / 2 + rng.normal(0, j * w)
-    y1 = v - h + rng.normal(0, j * h)
-    y2 = v + rng.normal(0, j * h)
-    x1, x2 = sorted((min(max(x1, 0.0), cam.width - 1.0), min(max(x2, 0.0), cam.width - 1.0)))
-    y1, y2 = sorted((min(max(y1, 0.0), cam.height - 1.0), min(max(y2, 0.0), cam.height - 1.0)))
-    return [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1), round(score, 3)]
-
-
-def _boxes(
-    people: list[tuple[float, float, float]],
-    cam: CameraSim,
-    cal: Calibration,
-    rng: np.random.Generator,
-) -> list[list[float]]:
-    # Nearer people (lower in the image, for a camera looking down at the floor) first.
-    people = sorted(people, key=lambda p: -p[1])
-    placed: list[tuple[float, float, float, float]] = []
-    boxes = []
-    for u, v, k in people:
-        w, h = cal.person_width_m * k, cal.person_height_m * k
-        mine = (u - w / 2, v - h, u + w / 2, v)
-        occluded = any(_covered(mine, other) > OCCLUDED_OVERLAP for other in placed)
-        placed.append(mine)
-        if rng.random() >= (cal.occluded_detect_p if occluded else cal.detect_p):
-            continue
-        score = float(np.clip(rng.normal(0.78, 0.12), 0.3, 0.99))
-        boxes.append(_box(u, v, k, cam, cal, rng, score))
-    return boxes
-
-
-def _covered(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Share of box a's area that box b covers."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    return (w * h) / max((a[2] - a[0]) * (a[3] - a[1]), 1e-9)
 
 
 def track_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:

@@ -45,8 +45,7 @@ def zone_sequence(rec: Recording, traj: Trajectory) -> list[tuple[str, float, fl
     """(zone, enter, leave) runs along a trajectory, in seconds after start."""
     runs: list[tuple[str, float, float]] = []
     current, since = None, 0.0
-    for t, x, y in zip(traj.t, traj.x, traj.y, strict=True):
-        zone = rec.layout.zone_at(x, y)
+    for t, zone in zip(traj.t, rec.layout.zones_at(traj.x, traj.y), strict=True):
         if zone != current:
             if current is not None:
                 runs.append((current, since, t))

@@ -1,0 +1,126 @@
+"""The detection layer of a camera: what a person detector hands the tracker.
+
+One JSON line per frame of one camera::
+
+    {"t": 1772877600.2, "frame": 1, "boxes": [[x1, y1, x2, y2, score], ...]}
+
+Boxes are image pixels. A box's bottom-centre is the person's feet, which is the
+point the camera's homography maps to the floor; its size is the person's height
+and width at the local pixels-per-metre scale. Faults a real detector has are drawn
+per frame: misses, more misses behind a nearer person (occlusion), jittered edges
+and false positives (most fleeting, a few at fixed spots, like a mannequin).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from agent.sim.calibration import Calibration
+from agent.sim.config import CameraSim
+from agent.sim.homography import Array
+from agent.sim.render_camera import sightings
+from agent.sim.scenario import Recording
+
+OCCLUDED_OVERLAP = 0.5
+"""Share of a box covered by a nearer person's box beyond which the person is occluded."""
+STATIC_FALSE_SPOTS = 2
+"""Fixed places a detector keeps mistaking for people (mannequins, posters)."""
+STATIC_FALSE_P = 0.15
+STATIC_FALSE_SCALE = (24.0, 40.0)
+"""Pixels per metre of the mannequins: mid-distance objects."""
+FLEETING_SCALE = (15.0, 60.0)
+TRUE_SCORE = (0.78, 0.12, 0.3, 0.99)
+"""Mean, spread and limits of a true detection's confidence."""
+FALSE_SCORE = (0.25, 0.6)
+
+
+def _frames(rec: Recording, cam: CameraSim) -> tuple[Array, Array]:
+    """Frame numbers and (u, v, scale) rows of everyone in view, in frame order."""
+    frames, rows = [], []
+    for s in sightings(rec, cam, cam.fps):
+        frames.append(np.rint(s.t * cam.fps))
+        rows.append(np.column_stack([s.u, s.v, s.scale]))
+    if not frames:
+        return np.zeros(0), np.zeros((0, 3))
+    f = np.concatenate(frames)
+    order = np.argsort(f, kind="stable")
+    return f[order], np.concatenate(rows)[order]
+
+
+def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
+    cal = rec.calibration
+    rng = np.random.default_rng([rec.seed, 11, index])
+    frame_of, rows = _frames(rec, cam)
+    count = int(rec.duration_s * cam.fps)
+    bounds = np.searchsorted(frame_of, np.arange(count + 1))
+    spots = np.column_stack(
+        [
+            rng.uniform(0.1, 0.9, STATIC_FALSE_SPOTS) * cam.width,
+            rng.uniform(0.3, 0.9, STATIC_FALSE_SPOTS) * cam.height,
+            rng.uniform(*STATIC_FALSE_SCALE, STATIC_FALSE_SPOTS),
+        ]
+    )
+    lines = []
+    for frame in range(count):
+        parts = [_people(rows[bounds[frame] : bounds[frame + 1]], cam, cal, rng)]
+        lit = spots[rng.random(STATIC_FALSE_SPOTS) < STATIC_FALSE_P]
+        parts.append(_jittered(lit, cam, cal, rng, rng.uniform(*FALSE_SCORE, len(lit))))
+        n = int(rng.poisson(cal.false_positives_per_frame))
+        if n:
+            fleeting = np.column_stack(
+                [
+                    rng.uniform(0, cam.width, n),
+                    rng.uniform(0, cam.height, n),
+                    rng.uniform(*FLEETING_SCALE, n),
+                ]
+            )
+            parts.append(_jittered(fleeting, cam, cal, rng, rng.uniform(*FALSE_SCORE, n)))
+        boxes = np.concatenate(parts)
+        boxes[:, :4] = np.round(boxes[:, :4], 1)
+        t = round(rec.start + frame / cam.fps, 3)
+        record = {"t": t, "frame": frame, "boxes": boxes.tolist()}
+        lines.append(json.dumps(record, separators=(",", ":")))
+    return lines
+
+
+def _extent(people: Array, cal: Calibration) -> tuple[Array, Array, Array, Array]:
+    u, v, k = people[:, 0], people[:, 1], people[:, 2]
+    w, h = cal.person_width_m * k, cal.person_height_m * k
+    return u - w / 2, v - h, u + w / 2, v
+
+
+def _people(people: Array, cam: CameraSim, cal: Calibration, rng: np.random.Generator) -> Array:
+    if not len(people):
+        return np.zeros((0, 5))
+    # Nearer people (lower in the image, for a camera looking down at the floor) first.
+    people = people[np.argsort(-people[:, 1], kind="stable")]
+    x1, y1, x2, y2 = _extent(people, cal)
+    overlap_w = np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :])
+    overlap_h = np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :])
+    covered = np.clip(overlap_w, 0, None) * np.clip(overlap_h, 0, None)
+    covered /= np.maximum((x2 - x1) * (y2 - y1), 1e-9)[:, None]
+    # Row i is hidden by any nearer person j < i.
+    occluded = np.tril(covered > OCCLUDED_OVERLAP, k=-1).any(axis=1)
+    p = np.where(occluded, cal.occluded_detect_p, cal.detect_p)
+    seen = people[rng.random(len(people)) < p]
+    mean, sd, low, high = TRUE_SCORE
+    scores = np.clip(rng.normal(mean, sd, len(seen)), low, high)
+    return _jittered(seen, cam, cal, rng, scores)
+
+
+def _jittered(
+    people: Array, cam: CameraSim, cal: Calibration, rng: np.random.Generator, scores: Array
+) -> Array:
+    if not len(people):
+        return np.zeros((0, 5))
+    x1, y1, x2, y2 = _extent(people, cal)
+    size = np.column_stack([x2 - x1, y2 - y1, x2 - x1, y2 - y1])
+    edges = np.column_stack([x1, y1, x2, y2]) + rng.normal(0, 1, (len(people), 4)) * (
+        cal.box_jitter * size
+    )
+    edges[:, [0, 2]] = np.sort(np.clip(edges[:, [0, 2]], 0, cam.width - 1), axis=1)
+    edges[:, [1, 3]] = np.sort(np.clip(edges[:, [1, 3]], 0, cam.height - 1), axis=1)
+    scores = np.round(scores, 3)
+    return np.column_stack([edges, scores])
