@@ -27,7 +27,7 @@ $(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install -q -e '.[dev,sim]'
+	$(BIN)/pip install -q -e '.[dev,llrp,sim]'
 	touch $@ $(STAMP_RUN)
 
 # System tools the tests talk to for real. Installed with apt-get when missing

@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from agent.configbase import ID_PATTERN, Model
 from agent.publish.config import MqttConfig, OutboxConfig
 from agent.sources.recorded import RecordedSourceConfig
+from agent.sources.rfid.config import RfidSourceConfig
 from agent.sources.wifi.config import WifiSourceConfig
 
 if sys.version_info >= (3, 11):
@@ -103,6 +104,12 @@ class SourcesConfig(Model):
         default_factory=list,
         title="Recorded feeds",
         description="Anonymised observations recorded as JSON lines (fixtures, tests).",
+    )
+    rfid: list[RfidSourceConfig] = Field(
+        default_factory=list,
+        title="RFID readers",
+        description="RFID readers (Zebra or Impinj over MQTT, LLRP, or recorded reads); "
+        "'protocol' picks which. See docs/rfid.md.",
     )
     wifi: list[WifiSourceConfig] = Field(
         default_factory=list,

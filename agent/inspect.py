@@ -27,6 +27,12 @@ def _recorded() -> Inspector:
     return ("recorded observations", looks_recorded, summarise)
 
 
+def _rfid_reads() -> Inspector:
+    from agent.sources.rfid.inspect import looks_rfid, summarise
+
+    return ("recorded RFID reads", looks_rfid, summarise)
+
+
 def _wifi_capture() -> Inspector:
     from agent.sources.wifi.inspect import looks_like_capture, summarise
 
@@ -35,6 +41,7 @@ def _wifi_capture() -> Inspector:
 
 INSPECTOR_LOADERS: list[Callable[[], Inspector]] = [
     _recorded,
+    _rfid_reads,
     _wifi_capture,
 ]
 """Loaded lazily so that inspecting a text file never imports OpenCV or onnxruntime."""

@@ -7,12 +7,14 @@ from typing import Any
 
 from agent.sources.base import Source, SourceContext
 from agent.sources.recorded import RecordedSource
+from agent.sources.rfid.source import RfidSource
 from agent.sources.wifi.source import WifiSource
 
 SourceFactory = Callable[[Any, SourceContext], Source]
 
 FACTORIES: dict[str, SourceFactory] = {
     "recorded": RecordedSource,
+    "rfid": RfidSource,
     "wifi": WifiSource,
 }
 """Keyed by the field name in ``agent.config.SourcesConfig``."""
