@@ -27,8 +27,13 @@ from agent.publish.config import MqttConfig
 StatusState = Literal["online", "stopped", "offline"]
 
 PAHO_HEADROOM = 2
-"""Slots in paho's own queue beyond the event window: the retained status message
-and one spare, so a status publish never fails because events fill the window."""
+"""Slots in paho's own queue beyond the handed-over events: the retained status
+message and one spare, so a status publish never fails because events fill it."""
+
+HANDOFF_WINDOWS = 2
+"""Rows handed to paho, in in-flight windows: paho sends the next one the moment a
+PUBACK frees a slot, so the wire stays busy between two passes of the publisher
+loop. Two windows keep paho's own queue small while not starving the window."""
 
 BACKOFF_BASE_S = 0.5
 """First reconnect delay ceiling: short, because most outages are a broker restart."""
@@ -114,8 +119,8 @@ def build_client(
     )
     # paho's queue is unbounded by default; the outbox is the backlog, so paho only
     # ever holds the in-flight window.
-    client.max_inflight_messages_set(config.max_inflight + PAHO_HEADROOM)
-    client.max_queued_messages_set(config.max_inflight + PAHO_HEADROOM)
+    client.max_inflight_messages_set(config.max_inflight)
+    client.max_queued_messages_set(HANDOFF_WINDOWS * config.max_inflight + PAHO_HEADROOM)
     username, password = credentials(config, environ)
     if username:
         client.username_pw_set(username, password or None)

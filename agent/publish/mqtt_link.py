@@ -6,7 +6,8 @@ on it afterwards. Nothing publishes or blocks inside a callback.
 
 Delivery: after every CONNACK the send pointer goes back to the start of the
 outbox, so every undelivered row is sent again, oldest first, while at most
-``max_inflight`` wait for their PUBACK. A row is deleted when its PUBACK arrives.
+``max_inflight`` wait for their PUBACK (paho holds two windows' worth and sends the
+next as soon as a slot frees). A row is deleted when its PUBACK arrives.
 paho's own copy of unacknowledged messages is discarded on every disconnect,
 so a message is never re-sent twice (once by paho, once from the outbox).
 """
@@ -27,6 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent.publish.config import MqttConfig
 from agent.publish.mqtt_client import (
     EVENT_CONTENT_TYPE,
+    HANDOFF_WINDOWS,
     Backoff,
     StatusState,
     Topics,
@@ -272,7 +274,7 @@ class BrokerLink:
             self._client.disconnect()
 
     def _fill_window(self) -> None:
-        room = self._config.max_inflight - len(self._inflight)
+        room = HANDOFF_WINDOWS * self._config.max_inflight - len(self._inflight)
         if room <= 0 or not self._new_work.is_set():
             return
         self._new_work.clear()
