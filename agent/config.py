@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agent.configbase import ID_PATTERN, Model
 from agent.publish.config import MqttConfig, OutboxConfig
+from agent.sources.camera.config import CameraSourceConfig
 from agent.sources.recorded import RecordedSourceConfig
 from agent.sources.rfid.config import RfidSourceConfig
 from agent.sources.wifi.config import WifiSourceConfig
@@ -116,6 +117,12 @@ class SourcesConfig(Model):
         title="Wi-Fi sensors",
         description="802.11 monitor-mode interfaces or radiotap captures; MACs are hashed "
         "at capture. See docs/wifi.md.",
+    )
+    camera: list[CameraSourceConfig] = Field(
+        default_factory=list,
+        title="Cameras",
+        description="Video files, RTSP streams or USB cameras (or a simulated detection "
+        "layer); persons become floor positions, no pixel leaves the camera. See docs/camera.md.",
     )
 
     @model_validator(mode="after")

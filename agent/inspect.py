@@ -39,10 +39,17 @@ def _wifi_capture() -> Inspector:
     return ("802.11 capture", looks_like_capture, summarise)
 
 
+def _video() -> Inspector:
+    from agent.sources.camera.inspect import looks_video, summarise
+
+    return ("video", looks_video, summarise)
+
+
 INSPECTOR_LOADERS: list[Callable[[], Inspector]] = [
     _recorded,
     _rfid_reads,
     _wifi_capture,
+    _video,
 ]
 """Loaded lazily so that inspecting a text file never imports OpenCV or onnxruntime."""
 

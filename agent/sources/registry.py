@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.sources.base import Source, SourceContext
+from agent.sources.camera import CameraSource
 from agent.sources.recorded import RecordedSource
 from agent.sources.rfid.source import RfidSource
 from agent.sources.wifi.source import WifiSource
@@ -16,6 +17,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "recorded": RecordedSource,
     "rfid": RfidSource,
     "wifi": WifiSource,
+    "camera": CameraSource,
 }
 """Keyed by the field name in ``agent.config.SourcesConfig``."""
 
