@@ -1,15 +1,23 @@
 """How many phones were there? A distinct-device estimate that survives MAC randomisation.
 
 Counting tokens over-counts: a phone probing with a new random MAC for every scan
-shows up as dozens of tokens an hour. Many phones, though, keep their 802.11
-sequence counter running across a MAC change (Vanhoef et al., 2016). So a new
-randomised token whose first sequence number continues, by a few steps, one that a
-recently silent randomised token ended on, at a similar signal strength, is most
-likely the same phone: the two are linked into one chain. Each chain counts as one
-device; a universal (non-random) MAC is always its own device.
+shows up as dozens of tokens an hour. The estimate instead asks: what is the
+fewest phones that could have produced these tokens?
 
-Everything is held in memory, for at most ``max_gap_s`` past a chain's last frame;
-nothing is written anywhere. The method and its measured error are in docs/wifi.md.
+Each randomised probing token is summarised (first and last time, first and last
+802.11 sequence number, mean signal). Token B may *follow* token A (be the same
+phone's next address) when B starts between ``MIN_HANDOVER_S`` and ``MAX_GAP_S``
+after A ends, their mean signals are within ``MAX_RSSI_DELTA_DB``, and either B's
+first sequence number continues A's last one by a few steps (phones that keep
+their counter across a MAC change; Vanhoef et al., 2016), or the pause is at least
+a scan interval (``MIN_SCAN_GAP_S``: the phone's next scan). Every phone is then a
+chain of tokens, each following the one before, and the fewest chains covering all
+tokens is the number of tokens minus a maximum matching of "follows" pairs (a
+minimum path cover). Sequence continuity edges are tried first, so they win ties.
+
+Universal (manufacturer) MACs and associated phones' data addresses do not rotate:
+each is one device. Everything lives in memory only and is dropped by ``reset``;
+nothing is written anywhere. The method's measured error is in docs/wifi.md.
 
 Example:
     >>> from agent.observations import DeviceSighting
@@ -22,7 +30,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import bisect
+from dataclasses import dataclass
 
 from agent.observations import DeviceSighting
 
@@ -30,40 +39,36 @@ SEQ_MODULO = 4096  # the 12-bit 802.11 sequence number wraps here
 MAX_SEQ_STEP = 16
 """A phone sends a handful of frames between two scans (the rest of a burst, a few
 nulls); a larger jump is another phone. 16 of 4096 values keeps chance matches rare."""
-MAX_GAP_S = 120.0
-"""Longest pause between two scans of one phone (screen off, idle phones scan every
-30-90 s); a chain silent for longer is closed and can no longer be extended."""
-MAX_RSSI_DELTA_DB = 10.0
-"""Signal of one phone between two scans a minute apart varies by a few dB; a much
-larger jump is another phone at another place."""
+MAX_GAP_S = 100.0
+"""Longest pause between two scans of one phone (idle phones scan every 30-90 s)."""
+MIN_SCAN_GAP_S = 15.0
+"""Without sequence continuity, a follower must come at least this long after: the
+next scan, not another phone probing in the same second."""
 MIN_HANDOVER_S = 0.5
-"""A new MAC within the same burst as the old one's last frame is a second phone:
-phones change address between scans, not inside one."""
-MIN_SCAN_GAP_S = 10.0
-"""Phones do not scan more often than this; two new addresses closer together in one
-chain would be two phones."""
-PERIOD_TOLERANCE = 0.5
-"""How far a scan may drift from the chain's rhythm: phones jitter scans by ±20%."""
-RHYTHM_RSSI_DELTA_DB = 8.0
-"""Without a sequence number to agree, the signal must agree more closely."""
-SWEEP_SHARE = 0.25  # sweep stale chains every quarter of max_gap_s of event time
-RSSI_WEIGHT = 0.3  # running average of a chain's signal: the newest frame's weight
+"""Phones change address between scans, not inside one burst."""
+MAX_RSSI_DELTA_DB = 6.0
+"""Mean signals of one standing phone's consecutive scans differ by a few dB."""
+MAX_TOKENS = 200_000
+"""Summaries held before the estimate is folded into a count and memory is freed: a
+day of a busy store. A phone whose tokens straddle a fold may count twice."""
 
 
 @dataclass(slots=True)
-class _Chain:
-    """One presumed phone: the tokens linked so far and where its last frame left off."""
-
-    randomised: bool
+class _Token:
+    first_t: float
     last_t: float
+    first_seq: int | None
     last_seq: int | None
-    rssi: float
-    tokens: list[str] = field(default_factory=list)
-    period: float | None = None  # seconds between scans, once two tokens are linked
+    rssi_sum: float
+    frames: int
+
+    @property
+    def rssi(self) -> float:
+        return self.rssi_sum / self.frames
 
 
 class DeviceEstimator:
-    """Links randomised tokens into chains and counts chains as devices.
+    """Summarises tokens as sightings arrive; ``devices`` is the minimum-path-cover estimate.
 
     Feed sightings in (roughly) time order with ``add``; read ``devices`` (the
     estimate) and ``tokens`` (what a naive count would say) at any time.
@@ -78,101 +83,131 @@ class DeviceEstimator:
         self.max_gap_s = max_gap_s
         self.max_seq_step = max_seq_step
         self.max_rssi_delta = max_rssi_delta
-        self._by_token: dict[str, _Chain] = {}
-        self._open: list[_Chain] = []  # randomised chains that may still be extended
-        self._closed_devices = 0
-        self._closed_tokens = 0
-        self._next_sweep = float("-inf")
-        self.linked = 0
+        self._rotating: dict[str, _Token] = {}
+        self._stable: set[str] = set()
+        self._folded_devices = 0
+        self._folded_tokens = 0
+        self.linked = 0  # follow pairs in the last computed estimate
 
-    @property
-    def devices(self) -> int:
-        """Estimated distinct devices seen so far."""
-        return self._closed_devices + len({id(c) for c in self._by_token.values()})
+    def reset(self) -> None:
+        """Forget every summary and count (a new counting period)."""
+        self.__init__(self.max_gap_s, self.max_seq_step, self.max_rssi_delta)  # type: ignore[misc]
 
     @property
     def tokens(self) -> int:
         """Distinct tokens seen so far (the naive count)."""
-        return self._closed_tokens + len(self._by_token)
+        return self._folded_tokens + len(self._rotating) + len(self._stable)
+
+    @property
+    def devices(self) -> int:
+        """Estimated distinct devices seen so far."""
+        return self._folded_devices + len(self._stable) + self._chains()
 
     def add(self, sighting: DeviceSighting) -> None:
-        t = sighting.t
-        self._sweep(t)
-        chain = self._by_token.get(sighting.token)
-        if chain is None:
-            chain = self._link(sighting) if sighting.randomised else None
-            if chain is None:
-                chain = _Chain(sighting.randomised, t, sighting.seq, sighting.rssi)
-                if sighting.randomised:
-                    self._open.append(chain)
-            else:
-                self.linked += 1
-            chain.tokens.append(sighting.token)
-            self._by_token[sighting.token] = chain
-        if t >= chain.last_t:
-            chain.last_t = t
-            if sighting.seq is not None and chain.tokens[-1] == sighting.token:
-                chain.last_seq = sighting.seq
-        chain.rssi += RSSI_WEIGHT * (sighting.rssi - chain.rssi)
-
-    def _link(self, sighting: DeviceSighting) -> _Chain | None:
-        """The open chain this new randomised token most plausibly continues.
-
-        First by sequence continuity; failing that (phones that restart the counter
-        with every address), by scan rhythm: a chain whose last scan is about one
-        of its scan periods ago, at a similar signal, and that no other new token
-        has taken since.
-        """
-        by_seq: _Chain | None = None
-        seq_key = (SEQ_MODULO, 0.0)
-        by_rhythm: _Chain | None = None
-        rhythm_key = float("inf")
-        t, seq, rssi = sighting.t, sighting.seq, sighting.rssi
-        for chain in self._open:
-            gap = t - chain.last_t
-            if gap < MIN_HANDOVER_S:
-                continue
-            delta = abs(rssi - chain.rssi)
-            if delta > self.max_rssi_delta:
-                continue
-            if seq is not None and chain.last_seq is not None:
-                step = (seq - chain.last_seq) % SEQ_MODULO
-                if 1 <= step <= self.max_seq_step and (step, gap) < seq_key:
-                    by_seq, seq_key = chain, (step, gap)
-                    continue
-            if gap < MIN_SCAN_GAP_S or delta > RHYTHM_RSSI_DELTA_DB:
-                continue
-            if chain.period is not None:
-                miss = abs(gap - chain.period) / chain.period
-                if miss > PERIOD_TOLERANCE:
-                    continue
-            else:
-                miss = PERIOD_TOLERANCE  # unknown rhythm: prefer chains whose rhythm fits
-            score = miss + delta / RHYTHM_RSSI_DELTA_DB
-            if score < rhythm_key:
-                by_rhythm, rhythm_key = chain, score
-        chosen = by_seq or by_rhythm
-        if chosen is not None and chosen is by_rhythm and by_seq is None:
-            gap = t - chosen.last_t
-            chosen.period = gap if chosen.period is None else chosen.period * 0.5 + gap * 0.5
-        return chosen
-
-    def _sweep(self, t: float) -> None:
-        """Forget chains silent for ``max_gap_s``, keeping only their counts."""
-        if t < self._next_sweep:
+        token = sighting.token
+        summary = self._rotating.get(token)
+        if summary is not None:
+            summary.last_t = max(summary.last_t, sighting.t)
+            if sighting.seq is not None:
+                summary.last_seq = sighting.seq
+            summary.rssi_sum += sighting.rssi
+            summary.frames += 1
             return
-        self._next_sweep = t + self.max_gap_s * SWEEP_SHARE
-        horizon = t - self.max_gap_s
-        self._open = [c for c in self._open if c.last_t >= horizon]
-        stale = {id(c): c for c in self._by_token.values() if c.last_t < horizon}
-        for chain in stale.values():
-            self._forget(chain)
-
-    def _forget(self, chain: _Chain) -> None:
-        present = [t for t in chain.tokens if self._by_token.get(t) is chain]
-        if not present:
+        if token in self._stable:
             return
-        for token in present:
-            del self._by_token[token]
-        self._closed_devices += 1
-        self._closed_tokens += len(present)
+        # Only probing addresses rotate; universal MACs and an associated phone's
+        # data address (stable for its network) are one device each.
+        if not sighting.randomised or sighting.kind != "probe":
+            self._stable.add(token)
+            return
+        if len(self._rotating) >= MAX_TOKENS:
+            self._fold()
+        self._rotating[token] = _Token(
+            sighting.t, sighting.t, sighting.seq, sighting.seq, sighting.rssi, 1
+        )
+
+    def _fold(self) -> None:
+        self._folded_devices += self._chains()
+        self._folded_tokens += len(self._rotating)
+        self._rotating.clear()
+
+    def _follow_edges(self, tokens: list[_Token]) -> list[list[int]]:
+        """For each token (sorted by start), the tokens that may follow it, best first."""
+        starts = [t.first_t for t in tokens]
+        edges: list[list[int]] = []
+        for a in tokens:
+            by_seq: list[int] = []
+            by_rhythm: list[tuple[float, int]] = []
+            lo = bisect.bisect_left(starts, a.last_t + MIN_HANDOVER_S)
+            hi = bisect.bisect_right(starts, a.last_t + self.max_gap_s)
+            a_rssi = a.rssi
+            for j in range(lo, hi):
+                b = tokens[j]
+                delta = abs(b.rssi - a_rssi)
+                if delta > self.max_rssi_delta:
+                    continue
+                if a.last_seq is not None and b.first_seq is not None:
+                    step = (b.first_seq - a.last_seq) % SEQ_MODULO
+                    if 1 <= step <= self.max_seq_step:
+                        by_seq.append(j)
+                        continue
+                if b.first_t - a.last_t >= MIN_SCAN_GAP_S:
+                    by_rhythm.append((delta, j))
+            by_rhythm.sort()
+            edges.append(by_seq + [j for _, j in by_rhythm])
+        return edges
+
+    def _chains(self) -> int:
+        """Minimum number of follow chains covering the rotating tokens."""
+        tokens = sorted(self._rotating.values(), key=lambda t: t.first_t)
+        edges = self._follow_edges(tokens)
+        matched = maximum_matching(edges, len(tokens))
+        self.linked = matched
+        return len(tokens) - matched
+
+
+def maximum_matching(edges: list[list[int]], right_size: int) -> int:
+    """Size of a maximum matching of a bipartite graph (left i -> right j in edges[i]).
+
+    Greedy first (in each list's order of preference), then augmenting paths
+    (Kuhn's algorithm) searched iteratively, so deep chains cannot overflow the stack.
+    """
+    owner = [-1] * right_size  # right j -> left i
+    partner = [-1] * len(edges)  # left i -> right j
+    for i, options in enumerate(edges):
+        for j in options:
+            if owner[j] < 0:
+                owner[j], partner[i] = i, j
+                break
+    for root in range(len(edges)):
+        if partner[root] < 0 and edges[root]:
+            _augment(root, edges, owner, partner)
+    return sum(1 for p in partner if p >= 0)
+
+
+def _augment(root: int, edges: list[list[int]], owner: list[int], partner: list[int]) -> None:
+    """Find an augmenting path from the unmatched left vertex ``root`` and flip it."""
+    seen = bytearray(len(owner))
+    # Frames: [left vertex, next option index, right vertex being tried].
+    stack = [[root, 0, -1]]
+    while stack:
+        frame = stack[-1]
+        options = edges[frame[0]]
+        descended = False
+        while frame[1] < len(options):
+            j = options[frame[1]]
+            frame[1] += 1
+            if seen[j]:
+                continue
+            seen[j] = 1
+            frame[2] = j
+            if owner[j] < 0:
+                # Free right vertex: every frame takes the vertex it was trying.
+                for left, _, right in stack:
+                    owner[right], partner[left] = left, right
+                return
+            stack.append([owner[j], 0, -1])
+            descended = True
+            break
+        if not descended:
+            stack.pop()

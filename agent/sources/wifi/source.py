@@ -57,6 +57,10 @@ LOGGED_PROBLEMS = 10
 """Malformed frames logged one by one; past this only the total is logged at the end,
 so a capture full of garbage cannot flood the journal."""
 
+LATEST_TIME_S = 4_102_444_800.0
+"""2100-01-01 UTC: a later (or negative) capture time is a damaged timestamp, and
+the key schedule cannot place it in a day."""
+
 REPLAY_DIGEST_BYTES = 1 << 20
 """The replay key covers a capture's size and first MiB: enough to tell captures
 apart without reading a large file twice."""
@@ -117,6 +121,11 @@ class FrameScan:
                 counts.data_frames += 1
             if frame.rssi is None:
                 counts.no_signal += 1
+                continue
+            if not 0.0 <= t < LATEST_TIME_S:
+                counts.malformed += 1
+                if len(counts.problems) < self._keep:
+                    counts.problems.append((offset, "capture time out of range"))
                 continue
             token = token_of(frame.address, t)
             if token is None:
