@@ -7,6 +7,8 @@ TOOLS=(
   "tshark tshark"
   "ffmpeg ffmpeg"
   "systemd-analyze systemd"
+  "node nodejs"
+  "npm npm"
 )
 missing=()
 for entry in "${TOOLS[@]}"; do
