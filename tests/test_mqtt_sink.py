@@ -116,11 +116,14 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(
 
 
 def test_full_outbox_while_broker_down_drops_oldest_and_counts(
-    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = broker.port
+    broker = Broker(port=free_port(), workdir=tmp_path)
+    broker.extra_config = persistent_broker_config(broker)
+    broker.start()
+    sub = Subscriber(broker.port, topic=f"{ROOT}/#", persistent=True)
     broker.stop()
-    sink = open_sink(tmp_path, port, max_events=100)
+    sink = open_sink(tmp_path, broker.port, max_events=100)
     try:
         with caplog.at_level(logging.WARNING, logger="agent.publish"):
             for n in range(250):
@@ -131,13 +134,13 @@ def test_full_outbox_while_broker_down_drops_oldest_and_counts(
         drop_lines = [r for r in caplog.records if "outbox full" in r.getMessage()]
         assert len(drop_lines) == 1, "one line when the burst starts, not one per drop"
         broker.start()
-        sub = Subscriber(port)
         assert sink.drain(timeout_s=20) == 0
         wait_until(lambda: len(sub.on("traffic")) >= 100, 10, "the newest 100")
         assert sub.ids("traffic") == [make_event(n)["id"] for n in range(150, 250)]
-        sub.close()
     finally:
         sink.close()
+        sub.close()
+        broker.stop()
     assert any("dropped 150 oldest events" in r.getMessage() for r in caplog.records)
 
 

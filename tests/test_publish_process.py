@@ -105,53 +105,50 @@ def test_replay_cli_publishes_drains_and_exits_3_when_the_broker_is_away(
     broker: Broker, tmp_path: Path
 ) -> None:
     fixture = REPO / "fixtures" / "demo-store"
-    expected = [json.loads(line)["id"] for line in (fixture / "expected.jsonl").open()]
-    outbox = tmp_path / "replay-outbox.db"
-    url = f"mqtt://127.0.0.1:{broker.port}"
     cmd = [str(Path(sys.executable).parent / "edge-agent"), "replay", str(fixture)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_AGENT_")}
+
+    def replay(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=120, env=env)
+
+    # What the replay produces, as a file: the reference for what must reach the broker.
+    reference_file = tmp_path / "events.jsonl"
+    assert replay("--out", str(reference_file)).returncode == 0
+    reference = [json.loads(line) for line in reference_file.open()]
+    topics = sorted({e["type"].split(".")[1] for e in reference})
+    assert reference and set(topics) <= {"traffic", "characteristics"}
+
+    def expected(topic: str) -> list[str]:
+        return [e["id"] for e in reference if e["type"].split(".")[1] == topic]
+
+    outbox = tmp_path / "replay-outbox.db"
+    url = f"mqtt://127.0.0.1:{broker.port}"
     sub = Subscriber(broker.port)
     try:
-        ok = subprocess.run(
-            [*cmd, "--mqtt", url, "--outbox", str(outbox)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-        )
+        ok = replay("--mqtt", url, "--outbox", str(outbox))
         assert ok.returncode == 0, ok.stderr
-        wait_until(lambda: len(sub.on("traffic")) >= len(expected), 10, "the replay's events")
-        assert sub.ids("traffic") == expected
+        wait_until(lambda: len(sub.messages) >= len(reference), 10, "the replay's events")
+        for topic in topics:
+            assert sub.ids(topic) == expected(topic)
     finally:
         sub.close()
 
     port = broker.port
     broker.stop()
-    away = subprocess.run(
-        [*cmd, "--mqtt", url, "--outbox", str(outbox), "--drain-timeout", "0.5"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    away = replay("--mqtt", url, "--outbox", str(outbox), "--drain-timeout", "0.5")
     assert away.returncode == 3, away.stderr
-    assert f"{len(expected)} events still queued" in away.stderr
+    assert f"{len(reference)} events still queued" in away.stderr, away.stderr
     assert str(outbox) in away.stderr
 
     broker.start()
     assert broker.port == port
     sub = Subscriber(port)
     try:
-        again = subprocess.run(
-            [*cmd, "--mqtt", url, "--outbox", str(outbox)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-        )
+        again = replay("--mqtt", url, "--outbox", str(outbox))
         assert again.returncode == 0, again.stderr
         # The events left from the last run go first, then this run's (same ids).
-        wait_until(lambda: len(sub.on("traffic")) >= 2 * len(expected), 10, "both runs")
-        assert sub.ids("traffic") == expected + expected
+        wait_until(lambda: len(sub.messages) >= 2 * len(reference), 10, "both runs")
+        for topic in topics:
+            assert sub.ids(topic) == expected(topic) * 2
     finally:
         sub.close()
