@@ -48,7 +48,7 @@ class Calibration:
     """Chance a hop goes via a random point: wanderers still sometimes walk straight."""
     revisit_base: float = 0.05
     revisit_per_indecisive: float = 0.45
-    dwell_median_s: float = 25.0
+    dwell_median_s: float = 45.0
     dwell_sigma: float = 0.75
     dwell_per_indecisive: float = 1.2
     dwell_per_showroomer: float = 1.6
@@ -66,6 +66,7 @@ class Calibration:
     buy_shopper: float = 0.80
     buy_showroomer: float = 0.15
     """Showroomers examine and leave; a few still buy."""
+    buy_curve: float = 1.5
     checkout_dwell_median_s: float = 75.0
     promo_weight_per_bargain: float = 3.0
     premium_weight_per_brand: float = 2.0

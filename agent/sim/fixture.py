@@ -86,7 +86,8 @@ def _sources(rec: Recording) -> dict[str, list[dict[str, Any]]]:
     sources: dict[str, list[dict[str, Any]]] = {}
     if "recorded" in kinds:
         sources["recorded"] = [
-            {"id": c.id, "path": f"{c.id}.tracks.jsonl"} for c in rec.sim.cameras
+            {"id": c.id, "path": f"{c.id}.tracks.jsonl", "sensors": ["camera"]}
+            for c in rec.sim.cameras
         ]
     if "wifi" in kinds:
         sources["wifi"] = [

@@ -192,7 +192,11 @@ def shopper_plan(
             else:  # left in the fitting room
                 leg.actions.append(PlannedAction(rng.uniform(0.7, 0.95), item, "returned"))
         legs.append(leg)
-    p_buy = cal.buy_shopper + (cal.buy_showroomer - cal.buy_shopper) * traits.showroom
+    # Convex in the score: the keenest showroomers almost never pay, mild ones often do.
+    p_buy = (
+        cal.buy_showroomer
+        + (cal.buy_shopper - cal.buy_showroomer) * (1.0 - traits.showroom) ** cal.buy_curve
+    )
     checkouts = layout.zones_of("checkout")
     if kept and checkouts and rng.random() < p_buy:
         till = rng.choice(checkouts)

@@ -19,7 +19,7 @@ import numpy as np
 
 from agent.sim.calibration import Calibration
 from agent.sim.config import CameraSim
-from agent.sim.homography import Array
+from agent.sim.homography import Array, Mask
 from agent.sim.render_camera import sightings
 from agent.sim.scenario import Recording
 
@@ -52,9 +52,20 @@ def _frames(rec: Recording, cam: CameraSim) -> tuple[Array, Array]:
 def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
     cal = rec.calibration
     rng = np.random.default_rng([rec.seed, 11, index])
-    frame_of, rows = _frames(rec, cam)
     count = int(rec.duration_s * cam.fps)
-    bounds = np.searchsorted(frame_of, np.arange(count + 1))
+    frame_of, rows = _frames(rec, cam)
+    keep = frame_of < count
+    frame_of, rows = frame_of[keep], rows[keep]
+    # Nearer people (lower in the image, for a camera looking down at the floor) first.
+    order = np.lexsort((-rows[:, 1], frame_of))
+    frame_of, rows = frame_of[order], rows[order]
+    occluded = _occluded(frame_of, rows, cal)
+    p = np.where(occluded, cal.occluded_detect_p, cal.detect_p)
+    seen = rng.random(len(rows)) < p
+    mean, sd, low, high = TRUE_SCORE
+    scores = np.clip(rng.normal(mean, sd, int(seen.sum())), low, high)
+    parts = [(frame_of[seen], _jittered(rows[seen], cam, cal, rng, scores))]
+
     spots = np.column_stack(
         [
             rng.uniform(0.1, 0.9, STATIC_FALSE_SPOTS) * cam.width,
@@ -62,25 +73,40 @@ def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
             rng.uniform(*STATIC_FALSE_SCALE, STATIC_FALSE_SPOTS),
         ]
     )
+    lit = rng.random((count, STATIC_FALSE_SPOTS)) < STATIC_FALSE_P
+    lit_frame, lit_spot = np.nonzero(lit)
+    parts.append(
+        (
+            lit_frame.astype(np.float64),
+            _jittered(spots[lit_spot], cam, cal, rng, rng.uniform(*FALSE_SCORE, len(lit_spot))),
+        )
+    )
+    per_frame = rng.poisson(cal.false_positives_per_frame, count)
+    n = int(per_frame.sum())
+    fleeting = np.column_stack(
+        [
+            rng.uniform(0, cam.width, n),
+            rng.uniform(0, cam.height, n),
+            rng.uniform(*FLEETING_SCALE, n),
+        ]
+    )
+    parts.append(
+        (
+            np.repeat(np.arange(count), per_frame).astype(np.float64),
+            _jittered(fleeting, cam, cal, rng, rng.uniform(*FALSE_SCORE, n)),
+        )
+    )
+    frames = np.concatenate([f for f, _ in parts])
+    boxes = np.concatenate([b for _, b in parts])
+    order = np.argsort(frames, kind="stable")
+    frames, boxes = frames[order], boxes[order]
+    boxes[:, :4] = np.round(boxes[:, :4], 1)
+    bounds = np.searchsorted(frames, np.arange(count + 1)).tolist()
+    listed = boxes.tolist()
     lines = []
     for frame in range(count):
-        parts = [_people(rows[bounds[frame] : bounds[frame + 1]], cam, cal, rng)]
-        lit = spots[rng.random(STATIC_FALSE_SPOTS) < STATIC_FALSE_P]
-        parts.append(_jittered(lit, cam, cal, rng, rng.uniform(*FALSE_SCORE, len(lit))))
-        n = int(rng.poisson(cal.false_positives_per_frame))
-        if n:
-            fleeting = np.column_stack(
-                [
-                    rng.uniform(0, cam.width, n),
-                    rng.uniform(0, cam.height, n),
-                    rng.uniform(*FLEETING_SCALE, n),
-                ]
-            )
-            parts.append(_jittered(fleeting, cam, cal, rng, rng.uniform(*FALSE_SCORE, n)))
-        boxes = np.concatenate(parts)
-        boxes[:, :4] = np.round(boxes[:, :4], 1)
         t = round(rec.start + frame / cam.fps, 3)
-        record = {"t": t, "frame": frame, "boxes": boxes.tolist()}
+        record = {"t": t, "frame": frame, "boxes": listed[bounds[frame] : bounds[frame + 1]]}
         lines.append(json.dumps(record, separators=(",", ":")))
     return lines
 
@@ -91,23 +117,24 @@ def _extent(people: Array, cal: Calibration) -> tuple[Array, Array, Array, Array
     return u - w / 2, v - h, u + w / 2, v
 
 
-def _people(people: Array, cam: CameraSim, cal: Calibration, rng: np.random.Generator) -> Array:
-    if not len(people):
-        return np.zeros((0, 5))
-    # Nearer people (lower in the image, for a camera looking down at the floor) first.
-    people = people[np.argsort(-people[:, 1], kind="stable")]
-    x1, y1, x2, y2 = _extent(people, cal)
-    overlap_w = np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :])
-    overlap_h = np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :])
-    covered = np.clip(overlap_w, 0, None) * np.clip(overlap_h, 0, None)
-    covered /= np.maximum((x2 - x1) * (y2 - y1), 1e-9)[:, None]
-    # Row i is hidden by any nearer person j < i.
-    occluded = np.tril(covered > OCCLUDED_OVERLAP, k=-1).any(axis=1)
-    p = np.where(occluded, cal.occluded_detect_p, cal.detect_p)
-    seen = people[rng.random(len(people)) < p]
-    mean, sd, low, high = TRUE_SCORE
-    scores = np.clip(rng.normal(mean, sd, len(seen)), low, high)
-    return _jittered(seen, cam, cal, rng, scores)
+def _occluded(frame_of: Array, rows: Array, cal: Calibration) -> Mask:
+    """Per row: hidden behind a nearer person of the same frame (rows sorted near first)."""
+    out = np.zeros(len(rows), dtype=bool)
+    if not len(rows):
+        return out
+    x1, y1, x2, y2 = _extent(rows, cal)
+    area = np.maximum((x2 - x1) * (y2 - y1), 1e-9)
+    starts = np.flatnonzero(np.r_[True, frame_of[1:] != frame_of[:-1]])
+    ends = np.r_[starts[1:], len(rows)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if b - a < 2:
+            continue
+        s = slice(a, b)
+        ow = np.minimum(x2[s, None], x2[None, s]) - np.maximum(x1[s, None], x1[None, s])
+        oh = np.minimum(y2[s, None], y2[None, s]) - np.maximum(y1[s, None], y1[None, s])
+        covered = np.clip(ow, 0, None) * np.clip(oh, 0, None) / area[s, None]
+        out[s] = np.tril(covered > OCCLUDED_OVERLAP, k=-1).any(axis=1)
+    return out
 
 
 def _jittered(

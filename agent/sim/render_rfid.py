@@ -21,6 +21,7 @@ import numpy as np
 
 from agent.sim.catalogue import TaggedItem
 from agent.sim.config import RfidReaderSim
+from agent.sim.homography import Array
 from agent.sim.scenario import Recording
 
 ROUND_S = 1.0
@@ -87,6 +88,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
         return lines
     shelf = np.array([i.shelf for i in items], dtype=np.float64)
     spans = _holders(rec)
+    carriers = _Carriers(rec)
     antennas = np.array([a.position for a in reader.antennas], dtype=np.float64)
     ranges = np.array([a.range_m for a in reader.antennas])
     ports = [a.port for a in reader.antennas]
@@ -98,7 +100,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
         for item, item_spans in spans.items():
             for since, until, pid in item_spans:
                 if since <= t < until:
-                    where[item] = _carried_at(rec, pid, t)
+                    where[item] = carriers.at(pid, t)
         d = np.linalg.norm(where[None, :, :] - antennas[:, None, :], axis=2)  # A x N
         rel = d / ranges[:, None]
         edge = np.clip((rel - FULL_RANGE) / (1 - FULL_RANGE), 0.0, 1.0)
@@ -131,8 +133,23 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
     return lines
 
 
-def _carried_at(rec: Recording, pid: int | None, t: float) -> tuple[float, float]:
-    if pid is None:
-        return (math.nan, math.nan)  # gone through the door
-    traj = rec.walk.trajectories[pid]
-    return (float(np.interp(t, traj.t, traj.x)), float(np.interp(t, traj.t, traj.y)))
+class _Carriers:
+    """Where the person carrying an item is, with each trajectory made an array once."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.rec = rec
+        self._arrays: dict[int, tuple[Array, Array, Array]] = {}
+
+    def at(self, pid: int | None, t: float) -> tuple[float, float]:
+        if pid is None:
+            return (math.nan, math.nan)  # gone through the door
+        found = self._arrays.get(pid)
+        if found is None:
+            traj = self.rec.walk.trajectories[pid]
+            found = self._arrays[pid] = (
+                np.asarray(traj.t),
+                np.asarray(traj.x),
+                np.asarray(traj.y),
+            )
+        ts, xs, ys = found
+        return (float(np.interp(t, ts, xs)), float(np.interp(t, ts, ys)))

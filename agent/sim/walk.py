@@ -112,7 +112,7 @@ class Crowd:
     def run(
         self, duration_s: float, on_progress: Callable[[float], None] | None = None
     ) -> WalkResult:
-        steps_per_control = round(CONTROL_DT_S / DT_S)
+        steps_per_control = max(1, round(CONTROL_DT_S / self.sim.delta_time()))
         ticks = int(duration_s / CONTROL_DT_S) + 1
         for tick in range(ticks):
             now = round(tick * CONTROL_DT_S, 3)

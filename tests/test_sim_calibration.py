@@ -1,0 +1,175 @@
+"""Simulated shoppers reproduce the calibration, and no behaviour axis is given away by
+one feature: archetypes overlap as real shoppers do."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.sim.calibration import DEFAULT
+from agent.sim.catalogue import Catalogue
+from agent.sim.fixture import load_store
+from agent.sim.layout import StoreLayout
+from agent.sim.people import AXES, arrivals, draw_traits
+from agent.sim.plan import Leg, shopper_plan
+
+STORE = Path(__file__).resolve().parent.parent / "fixtures" / "high-street-fashion" / "store.toml"
+"""The held-out layout: seven selling zones, so zone counts are not capped by the store."""
+SHOPPERS = 2000
+SHARE_TOLERANCE = 0.035
+"""Binomial 3-sigma for 2000 draws at p = 0.5 is 0.034."""
+MAX_SINGLE_FEATURE_ACCURACY = 0.9
+
+
+@dataclass
+class PlanStats:
+    labels: dict[str, bool]
+    zones: int
+    dwell_s: float
+    picks: int
+    returns: int
+    changed_mind: int  # put back at the same stop it was picked at
+    detours: int
+    fitting: bool
+    kept_after_fitting: int
+    tried: int
+    bought: int
+
+
+def _stats(labels: dict[str, bool], legs: list[Leg]) -> PlanStats:
+    actions = [a for leg in legs for a in leg.actions]
+    fitting = [leg for leg in legs if leg.kind == "fitting"]
+    tried = sum(1 for a in actions if a.action == "fitting_room")
+    left_in_room = sum(1 for leg in fitting for a in leg.actions if a.action == "returned")
+    return PlanStats(
+        labels=labels,
+        zones=len({leg.zone for leg in legs if leg.kind == "stop"}),
+        dwell_s=sum(leg.dwell_s for leg in legs if leg.kind == "stop"),
+        picks=sum(1 for a in actions if a.action == "picked"),
+        returns=sum(1 for a in actions if a.action == "returned"),
+        changed_mind=sum(
+            1
+            for leg in legs
+            if leg.kind == "stop"
+            for a in leg.actions
+            if a.action == "returned" and any(b.action == "picked" for b in leg.actions)
+        ),
+        detours=sum(1 for leg in legs if leg.kind == "detour"),
+        fitting=bool(fitting),
+        kept_after_fitting=tried - left_in_room,
+        tried=tried,
+        bought=sum(1 for a in actions if a.action == "purchased"),
+    )
+
+
+@pytest.fixture(scope="module")
+def plans() -> list[PlanStats]:
+    _, agent, sim = load_store(STORE)
+    layout = StoreLayout(agent, sim)
+    catalogue = Catalogue(layout, random.Random(1))
+    people = arrivals(random.Random(2), 3600.0 * SHOPPERS / 150, 150.0, DEFAULT)
+    out = []
+    for person in people[:SHOPPERS]:
+        legs = shopper_plan(person, layout, catalogue, DEFAULT)
+        for item in catalogue.items:  # restock: every shopper meets a full shelf
+            item.taken = False
+        out.append(_stats(person.labels, legs))
+    assert len(out) == SHOPPERS
+    return out
+
+
+def test_label_shares_match_the_calibration() -> None:
+    rng = random.Random(3)
+    traits = [draw_traits(rng, DEFAULT) for _ in range(SHOPPERS)]
+    targets = {
+        "wanderer": DEFAULT.share_wanderer,
+        "indecisive": DEFAULT.share_indecisive,
+        "showroomer": DEFAULT.share_showroomer,
+        "bargain": DEFAULT.share_bargain,
+    }
+    for axis in AXES:
+        share = sum(t.labels()[axis] for t in traits) / len(traits)
+        assert abs(share - targets[axis]) < SHARE_TOLERANCE, (axis, share)
+    for name, rate in DEFAULT.set_rates:
+        share = sum(name in t.sets for t in traits) / len(traits)
+        assert abs(share - rate) < SHARE_TOLERANCE, (name, share)
+
+
+def test_arrivals_follow_the_configured_rate() -> None:
+    hours = 20.0
+    people = arrivals(random.Random(4), hours * 3600, 150.0, DEFAULT)
+    assert abs(len(people) / hours - 150.0) < 150.0 * 0.05
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def test_axes_move_behaviour_the_calibrated_way(plans: list[PlanStats]) -> None:
+    wander = [p for p in plans if p.labels["wanderer"]]
+    mission = [p for p in plans if not p.labels["wanderer"]]
+    assert _mean([p.zones for p in mission]) + 0.8 < _mean([p.zones for p in wander])
+    assert _mean([p.detours for p in mission]) < _mean([p.detours for p in wander])
+    # A wanderer still walks many of their hops straight.
+    hops = sum(p.zones for p in wander)
+    assert sum(p.detours for p in wander) / hops < 0.8
+
+    def return_rate(group: list[PlanStats]) -> float:
+        return sum(p.changed_mind for p in group) / max(1, sum(p.picks for p in group))
+
+    decisive = [p for p in plans if not p.labels["indecisive"]]
+    indecisive = [p for p in plans if p.labels["indecisive"]]
+    assert return_rate(decisive) + 0.15 < return_rate(indecisive)
+    assert return_rate(decisive) > 0.05  # a decisive shopper sometimes returns an item
+
+    def conversion(group: list[PlanStats]) -> float:
+        return sum(p.bought > 0 for p in group) / len(group)
+
+    showroomers = [p for p in plans if p.labels["showroomer"]]
+    shoppers = [p for p in plans if not p.labels["showroomer"]]
+    assert conversion(showroomers) < 0.6 * conversion(shoppers)
+    assert conversion(showroomers) > 0.01  # some showroomers still buy
+    assert _mean([p.dwell_s for p in shoppers]) < _mean([p.dwell_s for p in showroomers])
+
+    tried = sum(p.tried for p in plans)
+    kept = sum(p.kept_after_fitting for p in plans)
+    assert tried > 100
+    assert abs(kept / tried - DEFAULT.fitting_keep) < 0.07
+
+
+def test_no_axis_is_separable_by_one_feature(plans: list[PlanStats]) -> None:
+    features = {
+        "zones": lambda p: p.zones,
+        "dwell": lambda p: p.dwell_s,
+        "picks": lambda p: p.picks,
+        "returns": lambda p: p.returns,
+        "detours": lambda p: p.detours,
+        "fitting": lambda p: float(p.fitting),
+        "bought": lambda p: p.bought,
+    }
+    for axis in AXES:
+        labels = [p.labels[axis] for p in plans]
+        positives = sum(labels)
+        for name, feature in features.items():
+            values = [float(feature(p)) for p in plans]
+            best = 0.0
+            for threshold in sorted(set(values)):
+                above = [v >= threshold for v in values]
+                hit_pos = sum(a and lab for a, lab in zip(above, labels, strict=True))
+                hit_neg = sum(not a and not lab for a, lab in zip(above, labels, strict=True))
+                # Balanced accuracy, either direction of the threshold.
+                acc = (hit_pos / positives + hit_neg / (len(labels) - positives)) / 2
+                best = max(best, acc, 1 - acc)
+            assert best < MAX_SINGLE_FEATURE_ACCURACY, (axis, name, best)
+
+
+def test_store_level_rates_fall_in_published_ranges(plans: list[PlanStats]) -> None:
+    n = len(plans)
+    # Apparel store conversion (traffic-counter vendors): 20-40 %.
+    assert 0.2 < sum(p.bought > 0 for p in plans) / n < 0.45
+    # Fitting-room use: a minority of visits, most of them with picks.
+    assert 0.1 < sum(p.fitting for p in plans) / n < 0.4
+    assert 1.0 < _mean([p.zones for p in plans]) < 5.0
