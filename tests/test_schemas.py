@@ -292,9 +292,15 @@ def test_live_health_and_every_status_validate(live_messages: dict[str, list[Any
     assert live_messages["health"], "the live run published no health event"
     kinds = {check_event(event) for event in live_messages["events"]}
     assert "health" in kinds
-    health = live_messages["health"][-1]["data"]
+    health = json.loads(json.dumps(live_messages["health"][-1]["data"]))  # others use it too
     assert health["sources"]["cam"]["observations"] > 0  # a source's own counter, allowed
     assert "MqttSink" in health["sinks"]
+    # A source may report maps of counters (a camera's crossings per line), never lists:
+    # a list is how per-person records would slip into a health event.
+    health["sources"]["cam"]["crossings"] = {"door": {"in": 12, "out": 9}}
+    assert errors("health", health) == []
+    health["sources"]["cam"]["tracks"] = list(TRACK_IDS)
+    assert [e.split(":")[0] for e in errors("health", health)] == ["sources/cam/tracks"]
     statuses = live_messages["status"]
     assert sorted({s["state"] for s in statuses}) == ["offline", "online", "stopped"]
     for status in statuses:
