@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import ValidationError
 
-from agent.publish.config import MqttConfig, TlsConfig
+from agent.publish.config import MqttConfig
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 TLS_PARAMS = {"ca": "ca_file", "cert": "cert_file", "key": "key_file"}
@@ -65,7 +65,7 @@ def mqtt_config_from_url(url: str, base: MqttConfig | None = None) -> MqttConfig
         tls_fields[TLS_PARAMS[name]] = Path(values[-1])
     if scheme == "mqtts":
         inherited = base.tls.model_dump() if base and base.tls else {}
-        fields["tls"] = TlsConfig(**{**inherited, **tls_fields})
+        fields["tls"] = {**inherited, **tls_fields}  # validated with the rest below
     elif tls_fields:
         raise BrokerUrlError("broker URL: TLS files given for mqtt://; use mqtts://")
     try:
@@ -73,7 +73,8 @@ def mqtt_config_from_url(url: str, base: MqttConfig | None = None) -> MqttConfig
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise BrokerUrlError(f"broker URL: {where}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise BrokerUrlError(f"broker URL: {where}: {message}") from None
 
 
 def _defaults() -> MqttConfig:
