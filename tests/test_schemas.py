@@ -25,6 +25,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from agent.config import load_config
+from agent.publish.events import SCHEMA_VERSION
 from agent.publish.mqtt import QOS_BY_TOPIC
 from agent.publish.sink import Event, Sink
 from agent.runtime import replay
@@ -127,6 +128,13 @@ def test_every_payload_of_ours_is_closed_to_unknown_fields() -> None:
     traffic, chars = schema("traffic"), schema("characteristics")
     for part in ("window", "zone", "count", "time"):
         assert traffic["$defs"][part] == chars["$defs"][part], part
+
+
+def test_every_kind_the_agent_publishes_has_its_schema_file() -> None:
+    for kind, major in SCHEMA_VERSION.items():
+        path = SCHEMAS / f"{kind}.v{major}.json"
+        assert path.exists(), f"{kind} is published as v{major} but {path.name} is missing"
+        assert json.loads(path.read_text())["$id"] == f"urn:edge-agent:schema:{kind}:{major}"
 
 
 # -- what the agent really sends --------------------------------------------------
