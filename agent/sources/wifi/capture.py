@@ -151,31 +151,42 @@ class CaptureReader:
         record = struct.Struct(order + "IIII")
         unpack = record.unpack_from
         wanted = self._wanted if linktype == RADIOTAP else None
+        # The hot loop works on locals and syncs the stream only to refill or yield:
+        # attribute access per record costs more than the parsing itself.
+        buf, pos = s.buf, s.pos
+        filtered = 0
         while True:
-            if s.pos + 16 > len(s.buf) and not s.need(16):
-                if s.leftover:
-                    self._fail(s.offset, "packet record header truncated")
-                return
-            seconds, fraction, captured, _ = unpack(s.buf, s.pos)
+            if pos + 16 > len(buf):
+                s.pos = pos
+                if not s.need(16):
+                    if s.leftover:
+                        self._fail(s.offset, "packet record header truncated")
+                    break
+                buf, pos = s.buf, s.pos
+            seconds, fraction, captured, _ = unpack(buf, pos)
             if captured > MAX_PACKET_BYTES:
+                s.pos = pos
                 self._fail(s.offset, f"packet length {captured} exceeds {MAX_PACKET_BYTES}")
-                return
-            end = s.pos + 16 + captured
-            if end > len(s.buf):
+                break
+            end = pos + 16 + captured
+            if end > len(buf):
+                s.pos = pos
                 if not s.need(16 + captured):
                     self._fail(s.offset, f"packet truncated ({captured} bytes announced)")
-                    return
-                end = s.pos + 16 + captured
-            if wanted is not None:
-                buf = s.buf
-                at = s.pos + 16
-                frame_at = at + (buf[at + 2] | buf[at + 3] << 8) if captured >= 4 else end
+                    break
+                buf, pos = s.buf, s.pos
+                end = pos + 16 + captured
+            if wanted is not None and captured >= 4:
+                frame_at = pos + 16 + (buf[pos + 18] | buf[pos + 19] << 8)
                 if frame_at < end and buf[frame_at] not in wanted:
-                    self.filtered += 1
-                    s.pos = end
+                    filtered += 1
+                    pos = end
                     continue
-            yield s.base + s.pos, seconds + fraction * scale, linktype, s.buf[s.pos + 16 : end]
-            s.pos = end
+            s.pos = pos
+            self.filtered = filtered
+            yield s.base + pos, seconds + fraction * scale, linktype, buf[pos + 16 : end]
+            pos = end
+        self.filtered = filtered
 
     def _pcapng(self) -> Iterator[Packet]:
         s = self._stream

@@ -23,6 +23,7 @@ from agent.observations import SightingKind
 from agent.sources.wifi.radiotap import (
     FLAG_BAD_FCS,
     FLAG_FCS_AT_END,
+    Layout,
     LayoutCache,
     RadiotapError,
     channel_number,
@@ -74,6 +75,9 @@ class Decoder:
 
     def __init__(self) -> None:
         self._layouts = LayoutCache()
+        # Layouts of single-bitmap headers by their bitmap; those never involve a vendor
+        # namespace (that needs a second bitmap), so the bitmap alone decides the layout.
+        self._single: dict[bytes, Layout] = {}
         self.skipped = 0
         self.group = 0
         self.bad_fcs = 0
@@ -104,10 +108,17 @@ class Decoder:
             if raw[length + 1] & DS_BITS != TO_DS_ONLY:
                 self.skipped += 1
                 return None
-        try:
-            layout = self._layouts.get(raw, length)
-        except RadiotapError as e:
-            raise MalformedFrame(str(e)) from None
+        # Fast path: one presence bitmap whose layout is cached (most frames).
+        cached = self._single.get(raw[4:8]) if raw[7] < 0x80 else None
+        if cached is not None and cached.need <= length:
+            layout = cached
+        else:
+            try:
+                layout = self._layouts.get(raw, length)
+            except RadiotapError as e:
+                raise MalformedFrame(str(e)) from None
+            if raw[7] < 0x80 and len(self._single) < LayoutCache.MAX_ENTRIES:
+                self._single[raw[4:8]] = layout
         flags = raw[layout.flags] if layout.flags >= 0 else 0
         end = size - FCS_LEN if flags & FLAG_FCS_AT_END else size
         if length + HEADER_802_11 > end:

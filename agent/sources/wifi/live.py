@@ -8,7 +8,7 @@ is missing instead of a bare "Operation not permitted".
 
 from __future__ import annotations
 
-import errno
+import logging
 import socket
 import threading
 import time
@@ -27,9 +27,10 @@ RECONNECT_S = 5.0
 """Wait before reopening a vanished interface: a driver reload takes seconds."""
 PACKET_OUTGOING = 4  # sll_pkttype of frames this host sent: not something we heard
 SYSFS_NET = Path("/sys/class/net")
-DEVICE_GONE = {errno.ENETDOWN, errno.ENODEV, errno.ENXIO, errno.EIO}
 
 SocketFactory = Callable[[], socket.socket]
+
+log = logging.getLogger(__name__)
 
 
 class LiveCaptureError(OSError):
@@ -56,6 +57,7 @@ class LiveCapture:
         socket_factory: creates the raw socket (injectable; default AF_PACKET).
         clock: capture timestamps (UTC seconds).
         sysfs: where interface hardware types are read (``/sys/class/net``).
+        reconnect_s: wait between attempts to reopen a vanished interface.
     """
 
     def __init__(
@@ -64,9 +66,11 @@ class LiveCapture:
         socket_factory: SocketFactory = raw_socket,
         clock: Callable[[], float] = time.time,
         sysfs: Path = SYSFS_NET,
+        reconnect_s: float = RECONNECT_S,
     ) -> None:
         self.interface = interface
         self._sysfs = sysfs
+        self._reconnect_s = reconnect_s
         self._socket_factory = socket_factory
         self._clock = clock
         self.state = "starting"
@@ -118,31 +122,40 @@ class LiveCapture:
         """
         sock: socket.socket | None = self.open()
         self.state = "up"
-        while not stop.is_set():
-            if sock is None:
-                if stop.wait(RECONNECT_S):
-                    break
-                try:
-                    sock = self.open()
+        try:
+            while not stop.is_set():
+                if sock is None:
+                    if stop.wait(self._reconnect_s):
+                        break
+                    try:
+                        sock = self.open()
+                    except LiveCaptureError:
+                        continue
                     self.state = "up"
                     self.reconnects += 1
-                except LiveCaptureError:
+                    log.warning("capture on %s reopened", self.interface)
+                try:
+                    data, address = sock.recvfrom(RECV_BYTES)
+                except TimeoutError:
                     continue
-            try:
-                data, address = sock.recvfrom(RECV_BYTES)
-            except TimeoutError:
-                continue
-            except OSError as e:
-                if e.errno not in DEVICE_GONE:
-                    raise
+                except OSError as e:
+                    # The radio went away (driver reload, USB unplugged) or the socket
+                    # broke: say so once and reopen it until it comes back.
+                    sock.close()
+                    sock = None
+                    self.state = "reconnecting"
+                    log.warning(
+                        "capture on %s lost (%s); reopening every %g s",
+                        self.interface,
+                        e.strerror or e,
+                        self._reconnect_s,
+                    )
+                    continue
+                if address[2] == PACKET_OUTGOING:
+                    continue
+                self.received += 1
+                yield self.received, self._clock(), LINKTYPE_IEEE802_11_RADIOTAP, data
+        finally:
+            if sock is not None:
                 sock.close()
-                sock = None
-                self.state = "reconnecting"
-                continue
-            if address[2] == PACKET_OUTGOING:
-                continue
-            self.received += 1
-            yield self.received, self._clock(), LINKTYPE_IEEE802_11_RADIOTAP, data
-        if sock is not None:
-            sock.close()
-        self.state = "stopped"
+            self.state = "stopped"

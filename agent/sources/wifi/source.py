@@ -95,6 +95,17 @@ class FrameScan:
         self.decoder = Decoder()
         self.counts = FrameCounts()
         self._keep = keep_problems
+        self.live_name: str | None = None  # set for live feeds: problems are logged at once
+
+    def _problem(self, position: int, reason: str) -> None:
+        counts = self.counts
+        counts.malformed += 1
+        if len(counts.problems) < self._keep:
+            counts.problems.append((position, reason))
+            if self.live_name is not None:  # files report theirs at the end, by offset
+                log.warning(
+                    "%s: packet %d: malformed frame skipped: %s", self.live_name, position, reason
+                )
 
     def sightings(self, packets: Iterable[Packet]) -> Iterator[DeviceSighting]:
         counts = self.counts
@@ -109,9 +120,7 @@ class FrameScan:
             try:
                 frame = decode(raw)
             except MalformedFrame as e:
-                counts.malformed += 1
-                if len(counts.problems) < self._keep:
-                    counts.problems.append((offset, str(e)))
+                self._problem(offset, str(e))
                 continue
             if frame is None:
                 continue
@@ -123,9 +132,7 @@ class FrameScan:
                 counts.no_signal += 1
                 continue
             if not 0.0 <= t < LATEST_TIME_S:
-                counts.malformed += 1
-                if len(counts.problems) < self._keep:
-                    counts.problems.append((offset, "capture time out of range"))
+                self._problem(offset, "capture time out of range")
                 continue
             token = token_of(frame.address, t)
             if token is None:
@@ -268,6 +275,7 @@ class WifiSource(Source):
     def _from_interface(self, stop: threading.Event) -> Iterator[DeviceSighting]:
         assert self.config.interface is not None  # the config allows path or interface
         self._live = LiveCapture(self.config.interface, self._socket_factory, sysfs=self._sysfs)
+        self.scan.live_name = f"wifi source {self.id} on {self.config.interface}"
         try:
             yield from self.scan.sightings(self._live.packets(stop))
         except LiveCaptureError as e:
