@@ -40,6 +40,8 @@ NODE_PREFIX = REPO / ".cache" / "asyncapi"
 NODE_PACKAGES = ("@asyncapi/parser@3", "ajv@8", "ajv-formats@2")
 """Pinned majors: the parser, and Ajv with its 2020-12 dialect for our payload schemas."""
 TYPE = re.compile(r"^edge-agent\.([a-z_]+)\.v([0-9]+)$")
+STATUS_TOPIC = "retail/v1/t-store/gw-t/status"
+"""The status topic of tests.support.SQUARE_STORE under the default prefix."""
 TRACK_IDS = (918273645, 918273646, 918273647)
 """Distinctive track ids for the live feed, so a leak into any payload is findable."""
 
@@ -278,13 +280,16 @@ def live_messages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 0, stderr
         assert wait_until(lambda: "stopped" in _status_states(sub), 10)
-        assert retained_status(broker.port, "retail/v1/t-store/gw-t/status") is not None
+        retained = retained_status(broker.port, STATUS_TOPIC)
+        assert retained is not None and retained["state"] == "stopped"
 
         proc = _start_agent(config)  # blocks opening the FIFO, connected, until killed
         assert wait_until(lambda: _status_states(sub).count("online") == 2, 20)
         proc.kill()
         proc.communicate(timeout=10)
         assert wait_until(lambda: "offline" in _status_states(sub), 10), "no last will"
+        retained = retained_status(broker.port, STATUS_TOPIC)
+        assert retained is not None and retained["state"] == "offline"
         yield {
             "status": [m.json() for m in sub.on("status")],
             "health": [m.json() for m in sub.on("health")],
