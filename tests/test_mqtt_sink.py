@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import threading
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
+from jsonschema import FormatChecker
 
 from agent.publish.mqtt import MqttSink
 from agent.publish.outbox import Outbox
-from tests.conftest import Broker, free_port
+from tests.conftest import REPO, Broker, free_port
 from tests.publish_helpers import (
     Subscriber,
     first_seen,
@@ -25,6 +28,7 @@ from tests.publish_helpers import (
 
 STORE, GATEWAY = "store-1", "gw-1"
 ROOT = f"retail/v1/{STORE}/{GATEWAY}"
+STATUS_SCHEMA = json.loads((REPO / "docs" / "schemas" / "status.v1.json").read_text())
 
 
 def open_sink(tmp_path: Path, port: int, max_events: int = 100_000, **cfg: object) -> MqttSink:
@@ -62,7 +66,7 @@ def test_events_arrive_in_order_with_status_online_then_stopped(
         sub.close()
     status = retained_status(broker.port, f"{ROOT}/status")
     assert status is not None and status["state"] == "stopped"
-    assert status["agent_version"]
+    jsonschema.Draft202012Validator(STATUS_SCHEMA, format_checker=FormatChecker()).validate(status)
 
 
 def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(

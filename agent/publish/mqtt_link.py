@@ -100,6 +100,7 @@ class BrokerLink:
         self._sent_upto = 0
         self._failures = 0
         self._last_reminder = 0.0
+        self._refusing = False
         # Read by other threads for health; plain assignments are atomic.
         self.connected = False
         self.last_error: str | None = None
@@ -233,7 +234,10 @@ class BrokerLink:
         else:
             log.info("connected to %s:%d", self._config.host, self._config.port)
         self._failures = 0
-        self._backoff.reset()
+        if not self._refusing:
+            # While the broker refuses events, keep backing off across reconnects
+            # instead of resending every half second.
+            self._backoff.reset()
         self.connected = True
         self._sent_upto = 0  # resend every undelivered row, oldest first
         self._new_work.set()
@@ -264,13 +268,20 @@ class BrokerLink:
             self.delivered += len(done)
             self._new_work.set()
             self.progress.set()
+            if refused is None and self._refusing:
+                log.info("the broker accepts events again")
+                self._refusing = False
         if refused is not None:
-            # Keep the event: a refusal (ACL, quota) is a broker setting someone can fix.
+            # Keep the event: a refusal (ACL, quota) is a broker setting someone can
+            # fix. Reconnecting (with growing backoff) is how it gets sent again.
             self.refused_by_broker += 1
-            self._note_failure(
-                f"the broker refused an event: {refused} (code {refused.value}); "
-                "it stays queued and is sent again after reconnecting"
-            )
+            self.last_error = f"the broker refused an event: {refused} (code {refused.value})"
+            if not self._refusing:
+                log.error(
+                    "%s; it stays queued and is sent again after reconnecting with backoff",
+                    self.last_error,
+                )
+                self._refusing = True
             self._client.disconnect()
 
     def _fill_window(self) -> None:
@@ -297,7 +308,9 @@ class BrokerLink:
         was_connected = self.connected
         self.connected = False
         self._client.drop_out_messages()
-        if was_connected:
+        if was_connected and self._refusing:
+            log.debug("disconnected after a refused event; reconnecting with backoff")
+        elif was_connected:
             self.last_error = f"connection lost: {reason}"
             log.warning(
                 "lost the connection to %s:%d (%s); %d events queued, reconnecting",
