@@ -162,3 +162,19 @@ def test_config_errors_name_the_field_never_the_mac() -> None:
     inverted = {**both, "path": None, "presence": {"enter_dbm": -80, "leave_dbm": -70}}
     with pytest.raises(ConfigError, match="leave_dbm"):
         parse_config({"store": store, "sources": {"wifi": [inverted]}})
+
+
+def test_sensors_disagreeing_on_rotation_or_zone_are_told(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = capture(tmp_path / "z.pcap", [(paris(2026, 3, 1, 12), PHONE, -50)])
+    context = SourceContext(replay=True, store_zones=("door", "aisle"))
+    sightings(path, context)
+    assert not caplog.records
+    second = WifiSourceConfig(
+        id="w2", path=path, zone="garden", position=(0, 0), rotate_at=time(5, 30)
+    )
+    WifiSource(second, context)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("zone 'garden' is not one of the store's zones" in m for m in messages)
+    assert any("rotate_at differs" in m and "04:00" in m for m in messages)
