@@ -69,6 +69,9 @@ def check_event(event: Event) -> str:
     assert event["dataschema"] == f"urn:edge-agent:schema:{kind}:{major}"
     assert schema(kind)["$id"] == event["dataschema"]
     assert errors(kind, event["data"]) == [], (kind, event["data"])
+    if "zone" in event["data"]:  # counts: the subject names the scope
+        zone = event["data"]["zone"]
+        assert event["subject"] == (zone["id"] if zone else "store")
     for path in event["data"].get("privacy", {}).get("suppressed", []):
         value: Any = event["data"]
         for part in path.split("."):
