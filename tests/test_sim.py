@@ -16,6 +16,7 @@ from agent.sim.homography import Homography
 from agent.sim.render_rfid import CATALOGUE_FILE
 from agent.sim.scenario import Recording
 from agent.sources.base import SourceContext
+from agent.sources.recorded import RecordedSource, RecordedSourceConfig
 from agent.sources.registry import build_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,31 +46,32 @@ def test_every_feed_parses_with_the_agents_own_sources(recording: tuple[Recordin
     rec, out = recording
     config = load_config(out / "fixture.toml")
     kinds = {k for k in type(config.sources).model_fields if getattr(config.sources, k)}
-    assert "recorded" in kinds
+    assert {"camera", "wifi", "rfid"} <= kinds
     context = SourceContext(
         replay=True, base_dir=str(out), store_zones=tuple(z.id for z in config.store.zones)
     )
+    # The recorded tracks are not listed (the cameras are), but must replay too.
+    tracks = [
+        RecordedSource(RecordedSourceConfig(id=c.id, path=out / f"{c.id}.tracks.jsonl"), context)
+        for c in rec.sim.cameras
+    ]
     seen: dict[str, Counter[str]] = {}
-    for source in build_sources(config.sources, context):
+    for source in [*build_sources(config.sources, context), *tracks]:
         counts: Counter[str] = Counter(
             type(o).__name__ for o in source.observations(threading.Event())
         )
         health = source.health()
         # No line, frame or read of a simulated feed may be rejected as malformed.
-        bad = {
-            k: v
-            for k, v in health.items()
-            if k in ("skipped_lines", "malformed", "malformed_frames") and v
-        }
+        rejected = ("skipped_lines", "malformed", "malformed_frames", "failed_frames")
+        bad = {k: v for k, v in health.items() if k in rejected and v}
         assert not bad, f"{source.id}: {bad}"
-        seen[source.id] = counts
+        seen.setdefault(source.id, Counter()).update(counts)
         source.close()
     for cam in rec.sim.cameras:
-        assert seen[cam.id]["TrackPoint"] > 0 and seen[cam.id]["TrackEnd"] > 0
-    if "wifi" in kinds:
-        assert sum(seen[s.id]["DeviceSighting"] for s in rec.sim.wifi) > 0
-    if "rfid" in kinds:
-        assert sum(seen[r.id]["ItemEvent"] for r in rec.sim.rfid) > 0
+        # Tracker tracks plus recorded tracks, both present.
+        assert seen[cam.id]["TrackPoint"] > 0 and seen[cam.id]["TrackEnd"] > 1
+    assert sum(seen[s.id]["DeviceSighting"] for s in rec.sim.wifi) > 0
+    assert sum(seen[r.id]["ItemEvent"] for r in rec.sim.rfid) > 0
 
 
 def test_detection_boxes_stand_on_the_true_floor_positions(

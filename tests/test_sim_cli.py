@@ -29,7 +29,7 @@ def simulated(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("simulated") / "store"
     run = agent(
-        "simulate", "--config", str(DEMO), "--minutes", "6", "--seed", "4", "--out", str(out)
+        "simulate", "--config", str(DEMO), "--minutes", "4", "--seed", "4", "--out", str(out)
     )
     return out, run
 

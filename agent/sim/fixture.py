@@ -84,7 +84,21 @@ def load_store(path: Path) -> tuple[dict[str, Any], AgentConfig, SimulationConfi
 def _sources(rec: Recording) -> dict[str, list[dict[str, Any]]]:
     kinds = set(SourcesConfig.model_fields)
     sources: dict[str, list[dict[str, Any]]] = {}
-    if "recorded" in kinds:
+    if "camera" in kinds:
+        # The detection layer goes through the agent's own tracker and floor plan.
+        sources["camera"] = [
+            {
+                "id": c.id,
+                "detections": f"{c.id}.detections.jsonl",
+                "fps": c.fps,
+                "calibration": [
+                    {"image": list(i), "floor": list(f)}
+                    for i, f in zip(c.image_points, c.floor_points, strict=True)
+                ],
+            }
+            for c in rec.sim.cameras
+        ]
+    elif "recorded" in kinds:  # no camera source: replay the walks as recorded tracks
         sources["recorded"] = [
             {"id": c.id, "path": f"{c.id}.tracks.jsonl", "sensors": ["camera"]}
             for c in rec.sim.cameras
@@ -113,7 +127,9 @@ def fixture_toml(raw: dict[str, Any], rec: Recording, command: str) -> str:
     head = (
         f"# Simulated recording of store '{rec.agent.store.id}': {rec.duration_s / 60:g} "
         f"minutes, seed {rec.seed}.\n# Made by: {command}\n"
-        "# The same command makes the same bytes; truth.jsonl says what really happened.\n\n"
+        "# The same command makes the same bytes; truth.jsonl says what really happened.\n"
+        "# <camera>.tracks.jsonl hold the same walks as recorded tracks: list them as\n"
+        "# [[sources.recorded]] instead of the cameras to replay without the tracker.\n\n"
     )
     return head + dumps(config)
 

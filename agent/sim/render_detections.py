@@ -34,6 +34,8 @@ FLEETING_SCALE = (15.0, 60.0)
 TRUE_SCORE = (0.78, 0.12, 0.3, 0.99)
 """Mean, spread and limits of a true detection's confidence."""
 FALSE_SCORE = (0.25, 0.6)
+MIN_BOX_PX = 2.0
+"""Smallest box side a detector reports (after rounding to 0.1 px it still has area)."""
 
 
 def _frames(rec: Recording, cam: CameraSim) -> tuple[Array, Array]:
@@ -98,6 +100,8 @@ def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
     )
     frames = np.concatenate([f for f, _ in parts])
     boxes = np.concatenate([b for _, b in parts])
+    kept = ~np.isnan(boxes[:, 0])
+    frames, boxes = frames[kept], boxes[kept]
     order = np.argsort(frames, kind="stable")
     frames, boxes = frames[order], boxes[order]
     boxes[:, :4] = np.round(boxes[:, :4], 1)
@@ -149,5 +153,10 @@ def _jittered(
     )
     edges[:, [0, 2]] = np.sort(np.clip(edges[:, [0, 2]], 0, cam.width - 1), axis=1)
     edges[:, [1, 3]] = np.sort(np.clip(edges[:, [1, 3]], 0, cam.height - 1), axis=1)
-    scores = np.round(scores, 3)
-    return np.column_stack([edges, scores])
+    boxes = np.column_stack([edges, np.round(scores, 3)])
+    # A box pushed off the image edge keeps a sliver or nothing; detectors drop those.
+    return np.where(_big_enough(boxes)[:, None], boxes, np.nan)
+
+
+def _big_enough(boxes: Array) -> Mask:
+    return ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_PX)
