@@ -95,6 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         runtime.run()
         clean = True
+        from agent.publish.mqtt_setup import STOP_DRAIN_S, drain_sinks
+
+        drain_sinks(sinks, STOP_DRAIN_S)
     finally:
         for sink in sinks:
             sink.close(clean=clean)

@@ -148,3 +148,34 @@ def test_replay_cli_exits_3_when_the_broker_is_away_and_the_next_run_delivers(
         assert len(ids) == 2 * count
         assert ids[:count] == ids[count:]
         assert len(set(ids)) == count
+
+
+def test_run_publishes_through_the_outbox_and_leaves_status_stopped(
+    broker: Broker, tmp_path: Path
+) -> None:
+    fixture = REPO / "fixtures" / "demo-store"
+    text = (fixture / "fixture.toml").read_text()
+    # The fixture's feeds by absolute path, plus a broker and an outbox.
+    text = re.sub(r'path = "([^"/]+)"', lambda m: f'path = "{fixture / m.group(1)}"', text)
+    outbox = tmp_path / "outbox.db"
+    text += f'\n[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[outbox]\npath = "{outbox}"\n'
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    sub = Subscriber(broker.port)
+    try:
+        run = subprocess.run(
+            [str(Path(sys.executable).parent / "edge-agent"), "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        assert Outbox(outbox).depth == 0, "a clean stop waits for the acknowledgements"
+        wait_until(lambda: len(sub.on("traffic")) > 0, 10, "traffic events")
+    finally:
+        sub.close()
+    ids = sub.ids("traffic") + sub.ids("characteristics")
+    assert len(ids) == len(set(ids))
+    assert sub.on("traffic")[0].topic == "retail/v1/demo-store/gw-1/traffic"
+    status = retained_status(broker.port, "retail/v1/demo-store/gw-1/status")
+    assert (status or {}).get("state") == "stopped"

@@ -13,6 +13,11 @@ from agent.publish.sink import Sink
 
 log = logging.getLogger(__name__)
 
+STOP_DRAIN_S = 5.0
+"""On a clean stop of ``run``, how long to wait for queued events to be acknowledged;
+what is left stays in the outbox for the next start (well inside systemd's 90 s
+stop timeout)."""
+
 EXIT_STILL_QUEUED = 3
 """Exit code of a replay whose events did not all reach the broker in time."""
 
