@@ -21,13 +21,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from tests.conftest import REPO
-
+# Not from conftest: bench/camera.py imports this module in a venv without pytest.
+REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "camera"
 VTEST_MEMBER = "./usr/share/doc/opencv-doc/examples/data/vtest.avi"
 MOTMETRICS = "motmetrics==1.4.0"
+
+
+class FixtureDataError(RuntimeError):
+    """The test data could not be fetched: the test errors, it is never skipped."""
 
 
 @contextmanager
@@ -58,7 +61,9 @@ def extract_vtest() -> Path:
             got = _run(["apt-get", "download", "opencv-doc"], work)
         debs = sorted(work.glob("opencv-doc_*.deb"))
         if got.returncode != 0 or not debs:
-            pytest.fail(f"apt-get download opencv-doc failed: {got.stderr.decode()[-500:]}")
+            raise FixtureDataError(
+                f"apt-get download opencv-doc failed: {got.stderr.decode()[-500:]}"
+            )
         tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[0])], stdout=subprocess.PIPE)
         extracted = subprocess.run(
             ["tar", "-x", "-C", str(work), VTEST_MEMBER],
@@ -68,7 +73,7 @@ def extract_vtest() -> Path:
         )
         tar.wait()
         if extracted.returncode != 0:
-            pytest.fail(f"cannot extract vtest.avi: {extracted.stderr.decode()[-500:]}")
+            raise FixtureDataError(f"cannot extract vtest.avi: {extracted.stderr.decode()[-500:]}")
         shutil.move(str(work / VTEST_MEMBER), target)
         shutil.rmtree(work, ignore_errors=True)
         return target
@@ -96,7 +101,9 @@ def motmetrics_wheel() -> Path:
         )
         found = sorted(CACHE.glob("motmetrics-1.4.0-*.whl"))
         if got.returncode != 0 or not found:
-            pytest.fail(f"pip download {MOTMETRICS} failed: {got.stderr.decode()[-500:]}")
+            raise FixtureDataError(
+                f"pip download {MOTMETRICS} failed: {got.stderr.decode()[-500:]}"
+            )
         return found[0]
 
 
@@ -199,7 +206,7 @@ def vtest_clip(directory: Path, frames: int, name: str = "clip.avi") -> Path:
         check=False,
     )
     if got.returncode != 0:
-        pytest.fail(f"ffmpeg could not cut a clip: {got.stderr.decode()[-500:]}")
+        raise FixtureDataError(f"ffmpeg could not cut a clip: {got.stderr.decode()[-500:]}")
     return target
 
 
