@@ -39,12 +39,11 @@ def build_sinks(config: AgentConfig, out: Path | None) -> list[Sink]:
     if out is not None:
         return [JsonLinesFileSink(out)]
     if config.mqtt is not None:
-        from agent.publish.mqtt_setup import open_mqtt_sink
-        from agent.publish.outbox import OutboxError
+        from agent.publish.mqtt_setup import SinkSetupError, open_mqtt_sink
 
         try:
             return [open_mqtt_sink(config)]
-        except OutboxError as e:
+        except SinkSetupError as e:
             print(str(e), file=sys.stderr)
             raise SystemExit(EXIT_FAILED) from None
     return [ConsoleSink()]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.publish.config import MqttConfig, TlsConfig
-from agent.publish.mqtt_client import Backoff, credentials
+from agent.publish.mqtt_client import Backoff, TlsSetupError, build_client, credentials
 from agent.publish.mqtt_url import BrokerUrlError, mqtt_config_from_url
 
 
@@ -26,15 +26,16 @@ def test_accepted_forms(url: str, host: str, port: int, user: str | None, tls: b
     assert (config.tls is not None) == tls
 
 
-def test_tls_files_from_query_and_other_settings_kept_from_the_config_file() -> None:
-    base = MqttConfig(
-        host="old", keepalive_s=45, client_id="gw-7", tls=TlsConfig(ca_file=Path("/a"))
-    )
-    config = mqtt_config_from_url("mqtts://new?cert=/c.pem&key=/c.key", base=base)
+def test_tls_files_from_query_and_other_settings_kept_from_the_config_file(
+    tmp_path: Path,
+) -> None:
+    ca, cert, key = (tmp_path / n for n in ("ca.pem", "c.pem", "c.key"))
+    for f in (ca, cert, key):
+        f.write_text("-")
+    base = MqttConfig(host="old", keepalive_s=45, client_id="gw-7", tls=TlsConfig(ca_file=ca))
+    config = mqtt_config_from_url(f"mqtts://new?cert={cert}&key={key}", base=base)
     assert config.host == "new" and config.keepalive_s == 45 and config.client_id == "gw-7"
-    assert config.tls == TlsConfig(
-        ca_file=Path("/a"), cert_file=Path("/c.pem"), key_file=Path("/c.key")
-    )
+    assert config.tls == TlsConfig(ca_file=ca, cert_file=cert, key_file=key)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_tls_files_from_query_and_other_settings_kept_from_the_config_file() -> 
         ("mqtt://", "no host"),
         ("mqtt://broker?ca=/ca.pem", "use mqtts://"),
         ("mqtts://broker?verify=no", "unknown parameter 'verify'"),
-        ("mqtts://broker?cert=/c.pem", "cert_file and key_file must be given together"),
+        ("mqtts://broker?cert=/", "cert_file and key_file must be given together"),
     ],
 )
 def test_refusals_are_one_line_without_the_password(url: str, says: str) -> None:
@@ -75,3 +76,13 @@ def test_backoff_grows_to_the_cap_with_full_jitter() -> None:
     assert max(many) <= 8 and min(many) < 2, "uniform over [0, cap], not clustered at the cap"
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_an_unreadable_tls_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    for ca in (bad, tmp_path / "missing.pem"):
+        config = mqtt_config_from_url(f"mqtts://broker?ca={ca}")
+        with pytest.raises(TlsSetupError) as err:
+            build_client(config, "gw-1", environ={})
+        assert str(ca) in str(err.value) and "\n" not in str(err.value)

@@ -117,3 +117,11 @@ def test_delivered_payloads_do_not_linger_in_the_file(tmp_path: Path) -> None:
         assert marker not in f.read_bytes(), f"{f.name} still holds a delivered payload"
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_outbox_path_that_cannot_be_created_gets_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(OutboxError) as err:
+        Outbox(blocker / "outbox.db")
+    assert str(blocker / "outbox.db") in str(err.value) and "\n" not in str(err.value)

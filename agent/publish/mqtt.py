@@ -110,6 +110,7 @@ class MqttSink(Sink):
 
         Raises:
             OutboxError: the outbox file cannot be opened (one line naming it).
+            TlsSetupError: a TLS file cannot be loaded (one line naming it).
         """
         outbox = Outbox(
             outbox_config.path,
@@ -117,7 +118,11 @@ class MqttSink(Sink):
             max_age_s=outbox_config.max_age_s,
             policy=outbox_config.policy,
         )
-        return cls(config, outbox, store_id, gateway_id, **kwargs)
+        try:
+            return cls(config, outbox, store_id, gateway_id, **kwargs)
+        except BaseException:
+            outbox.close()
+            raise
 
     def emit(self, topic: str, event: Event) -> None:
         """Accept one event; QoS 1 topics are committed to the outbox before returning."""

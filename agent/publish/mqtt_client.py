@@ -126,14 +126,22 @@ def build_client(
         client.username_pw_set(username, password or None)
     if config.tls is not None:
         tls = config.tls
-        client.tls_set(
-            ca_certs=str(tls.ca_file) if tls.ca_file else None,
-            certfile=str(tls.cert_file) if tls.cert_file else None,
-            keyfile=str(tls.key_file) if tls.key_file else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        except (OSError, ssl.SSLError) as e:
+            files = ", ".join(str(f) for f in (tls.ca_file, tls.cert_file, tls.key_file) if f)
+            raise TlsSetupError(f"mqtt.tls: cannot load {files or 'the system CAs'}: {e}") from None
     return client
+
+
+class TlsSetupError(ValueError):
+    """A TLS file is unreadable or not a PEM certificate/key (one line, names the files)."""
 
 
 def default_client_id(store_id: str, gateway_id: str) -> str:

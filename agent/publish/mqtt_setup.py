@@ -8,7 +8,9 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.publish.mqtt import MqttSink
+from agent.publish.mqtt_client import TlsSetupError
 from agent.publish.mqtt_url import mqtt_config_from_url
+from agent.publish.outbox import OutboxError
 from agent.publish.sink import Sink
 
 log = logging.getLogger(__name__)
@@ -36,16 +38,23 @@ def with_broker(config: AgentConfig, url: str | None, outbox: str | None) -> Age
     return config.model_copy(update=update) if update else config
 
 
+class SinkSetupError(Exception):
+    """The MQTT sink cannot start: outbox file or TLS files unusable (one line)."""
+
+
 def open_mqtt_sink(config: AgentConfig, models: dict[str, str] | None = None) -> MqttSink:
     """The MQTT sink for ``config.mqtt`` with the configured outbox.
 
     Raises:
-        OutboxError: the outbox file cannot be opened (one line naming it).
+        SinkSetupError: the outbox or a TLS file cannot be opened (one line naming it).
     """
     assert config.mqtt is not None, "open_mqtt_sink needs config.mqtt"
-    return MqttSink.open(
-        config.mqtt, config.outbox, config.store.id, config.store.gateway_id, models=models
-    )
+    try:
+        return MqttSink.open(
+            config.mqtt, config.outbox, config.store.id, config.store.gateway_id, models=models
+        )
+    except (OutboxError, TlsSetupError) as e:
+        raise SinkSetupError(str(e)) from None
 
 
 def drain_sinks(sinks: Iterable[Sink], timeout_s: float) -> tuple[int, list[str]]:

@@ -5,9 +5,9 @@ it comes from the environment variable named by ``password_env``. TLS files may
 be given as query parameters: ``mqtts://host?ca=ca.pem&cert=gw.pem&key=gw.key``.
 
 Example:
-    >>> cfg = mqtt_config_from_url("mqtts://agent@broker.example:8884?ca=/etc/ca.pem")
-    >>> (cfg.host, cfg.port, cfg.username, str(cfg.tls.ca_file))
-    ('broker.example', 8884, 'agent', '/etc/ca.pem')
+    >>> cfg = mqtt_config_from_url("mqtts://agent@broker.example:8884")
+    >>> (cfg.host, cfg.port, cfg.username, cfg.tls is not None)
+    ('broker.example', 8884, 'agent', True)
 """
 
 from __future__ import annotations

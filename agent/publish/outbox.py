@@ -130,6 +130,8 @@ class Outbox:
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.conn.executescript(_SCHEMA)
             self._depth = int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        except OSError as e:
+            raise OutboxError(f"{path}: cannot create the outbox: {e.strerror or e}") from None
         except sqlite3.Error as e:
             raise OutboxError(f"{path}: cannot open the outbox: {e}") from None
         if self._depth:
