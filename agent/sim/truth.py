@@ -7,8 +7,8 @@ Lines, each with a ``type``:
   leaving time, the behaviour labels and latent scores, characteristic sets, phone
   behaviour, the stops (zone, kind, arrive, leave), the walked path (every
   ``PATH_STEP_S``) and length, and the item actions with product GTIN and category;
-- ``window``: per aggregation window and zone (and ``*`` for the whole store) the
-  true entries into the zone and the most people in it at once, for shoppers only.
+- ``window``: per aggregation window, for shoppers only: store entries and exits and
+  entries by behaviour label (zone ``*``), and entries into each zone.
 
 Items are named by GTIN and a per-recording item number, never by EPC serial;
 people by a per-recording number; nothing here is an identifier of anyone real.
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.sim.people import Person
+from agent.sim.people import AXES, Person
 from agent.sim.scenario import Recording
 from agent.sim.walk import Trajectory
 
@@ -111,25 +111,48 @@ def person_record(rec: Recording, person: Person) -> dict[str, Any]:
 def window_records(
     rec: Recording, persons: list[dict[str, Any]], window_s: int
 ) -> list[dict[str, Any]]:
+    """True shopper counts per window: zone entries, store entries and exits, visits by label.
+
+    A shopper enters the store at their first zone stay and leaves it at their last
+    one, if they left before the recording ended. Staff and passers-by are not counted.
+    """
+    zone_ids = [z.id for z in rec.agent.store.zones]
     first = math.floor(rec.start / window_s) * window_s
     end = rec.start + rec.duration_s
+    shoppers = [p for p in persons if p["kind"] == "shopper" and p["zones"]]
     out = []
     w = first
     while w < end:
-        counts: dict[str, dict[str, int]] = {}
-        for p in persons:
-            if p["kind"] != "shopper":
-                continue
-            for z in p["zones"]:
-                entry = counts.setdefault(z["zone"], {"entered": 0})
-                if w <= z["enter"] < w + window_s:
-                    entry["entered"] += 1
-            entered = p["zones"] and any(z["zone"] for z in p["zones"])
-            if entered and p["zones"] and w <= p["zones"][0]["enter"] < w + window_s:
-                store = counts.setdefault(STORE, {"entered": 0})
-                store["entered"] += 1
-        for zone, c in sorted(counts.items()):
-            out.append({"type": "window", "start": w, "end": w + window_s, "zone": zone, **c})
+
+        def inside(t: float | None, w: float = w) -> bool:
+            return t is not None and w <= t < w + window_s
+
+        entered = [p for p in shoppers if inside(p["zones"][0]["enter"])]
+        labels = {axis: sum(1 for p in entered if p["labels"][axis]) for axis in AXES}
+        out.append(
+            {
+                "type": "window",
+                "start": w,
+                "end": w + window_s,
+                "zone": STORE,
+                "entered": len(entered),
+                "exited": sum(1 for p in shoppers if p["left"] and inside(p["zones"][-1]["leave"])),
+                "entered_by_label": labels,
+            }
+        )
+        for zone in zone_ids:
+            entries = sum(
+                1 for p in shoppers for z in p["zones"] if z["zone"] == zone and inside(z["enter"])
+            )
+            out.append(
+                {
+                    "type": "window",
+                    "start": w,
+                    "end": w + window_s,
+                    "zone": zone,
+                    "entered": entries,
+                }
+            )
         w += window_s
     return out
 
