@@ -45,9 +45,11 @@ class OutboxMachine(RuleBasedStateMachine):
         self.dropped = 0
         self.dropped_before_restarts = 0
         self.last_sent_on_topic: dict[str, int] = {}
+        self.abandoned: list[Outbox] = []
 
     def teardown(self) -> None:
-        self.box.close()
+        for box in [*self.abandoned, self.box]:
+            box.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     @rule(topic=st.sampled_from(TOPICS), count=st.integers(1, 4))
@@ -100,11 +102,15 @@ class OutboxMachine(RuleBasedStateMachine):
         self.commit_acks()
         self._new_connection()
 
-    @rule()
-    def restart(self) -> None:
-        # The process dies: PUBACKs received but not committed are lost with it.
+    @rule(crash=st.booleans())
+    def restart(self, crash: bool) -> None:
+        # The process stops: PUBACKs received but not committed are lost with it.
+        # A crash leaves the old connection open and its WAL unmerged, as SIGKILL would.
         self.dropped_before_restarts += self.box.health()["outbox_dropped_full"]
-        self.box.close()
+        if crash:
+            self.abandoned.append(self.box)
+        else:
+            self.box.close()
         self.box = Outbox(self.dir / "o.db", max_events=CAPACITY)
         self.acked_uncommitted.clear()
         self._new_connection()
