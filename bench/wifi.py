@@ -15,6 +15,7 @@ Run: .venv/bin/python bench/wifi.py [--frames N]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import subprocess
@@ -135,6 +136,8 @@ def main() -> int:
         f"({tshark_s:.2f} s, {probes} probe requests)"
     )
     print(f"ratio: {source_rate / tshark_rate:.1f}x tshark (target: 5x)")
+    # Both sides share the machine; a loaded one slows both, not always equally.
+    print("load average during the run: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     return 0
 
 

@@ -187,6 +187,8 @@ def test_gzip_of_a_pcap_reads_like_the_pcap(tmp_path: Path) -> None:
         "devices",
         "synth",
         "crowd",
+        "sighting",
+        "inspect",
     ],
 )
 def test_docstring_examples(module: str) -> None:

@@ -11,7 +11,8 @@ Modules, in the order a frame meets them:
 - ``presence`` and ``devices``: zone presence with hysteresis, and the distinct
   device estimate that survives MAC randomisation;
 - ``inspect``: the ``edge-agent inspect`` summary of a capture;
-- ``synth``: writes real radiotap 802.11 captures (tests, benchmarks, simulator).
+- ``synth``: writes real radiotap 802.11 captures (tests, benchmarks, simulator);
+  ``crowd``: phones with known identities and randomisation habits (ground truth).
 
 Nothing is imported here so that loading the config does not load the parsers.
 """

@@ -34,6 +34,7 @@ KEY_BYTES = 32  # HMAC-SHA256's block-size-safe key length
 REPLAY_LABEL = b"edge-agent wifi replay key v1"
 IGNORE_LABEL = b"edge-agent wifi ignore v1"
 
+_MISSING = object()  # a cache miss (None is a cached "ignored")
 TOKEN_CACHE_ENTRIES = 65_536
 """MAC to token cache per source: a busy store hears a few thousand addresses a day.
 It is cleared when full and at every key rotation, and only ever held in memory."""
@@ -69,6 +70,7 @@ class KeyRing:
         self._key = bytearray()
         self._period = (0.0, -1.0)  # [start, end) of the current key, UTC seconds
         self.generation = 0  # bumped at every key change; caches compare it
+        self.period_end = float("-inf")  # UTC seconds at which the current key expires
         self.rotations = 0
 
     def add_replay_material(self, digest: bytes) -> None:
@@ -109,6 +111,7 @@ class KeyRing:
             self._key[i] = 0  # best effort: Python may hold other copies briefly
         self._key = bytearray(fresh)
         self._period = (start, end)
+        self.period_end = end
         self.generation += 1
         return self._key
 
@@ -135,22 +138,34 @@ class Anonymiser:
         self._ignored = ignored
         self._cache: dict[bytes, str | None] = {}
         self._generation = -1
+        self._valid_until = float("-inf")  # end of the key period the cache belongs to
         self.ignored_frames = 0
+
+    def _refresh(self, t: float) -> None:
+        """Follow the ring to ``t``'s key; a new key (or a full cache) empties the cache."""
+        ring = self._ring
+        ring.key(t)
+        if self._generation != ring.generation or len(self._cache) >= TOKEN_CACHE_ENTRIES:
+            self._cache.clear()
+            self._generation = ring.generation
+        self._valid_until = ring.period_end
 
     def token(self, mac: bytes, t: float) -> str | None:
         """The MAC's token for event time ``t``, or None for an ignored device."""
-        key = self._ring.key(t)
-        if self._generation != self._ring.generation or len(self._cache) >= TOKEN_CACHE_ENTRIES:
-            self._cache.clear()
-            self._generation = self._ring.generation
-        try:
-            token = self._cache[mac]
-        except KeyError:
+        # Per frame: two comparisons and a dict lookup; the ring only when they fail.
+        if t >= self._valid_until or self._generation != self._ring.generation:
+            self._refresh(t)
+        token = self._cache.get(mac, _MISSING)
+        if token is _MISSING:
+            if len(self._cache) >= TOKEN_CACHE_ENTRIES:
+                self._cache.clear()
             if self._ignored and ignore_digest(mac) in self._ignored:
                 token = None
             else:
+                key = self._ring.key(t)
                 token = hmac.digest(key, mac, "sha256")[:TOKEN_BYTES].hex()
             self._cache[mac] = token
         if token is None:
             self.ignored_frames += 1
-        return token
+            return None
+        return str(token)

@@ -4,6 +4,18 @@ The summary counts frames by kind, distinct device tokens (hashed with a key
 derived from the file, never shown), the randomised share, the distinct-device
 estimate, the signal range, the time span, the presence of devices at the sensor
 with the default thresholds, and lists malformed frames by byte offset.
+
+Example:
+    >>> import tempfile
+    >>> from agent.sources.wifi import synth
+    >>> path = Path(tempfile.mkdtemp()) / "one.pcapng"
+    >>> frame = synth.radiotap_frame(synth.probe_request(bytes.fromhex("da0000000001"), 1))
+    >>> _ = synth.write_pcapng(path, [(1700000000.0, frame)])
+    >>> looks_like_capture(path)
+    True
+    >>> summary = summarise(path)
+    >>> summary["probe_requests"], summary["randomised_share"], summary["capture_error"]
+    (1, 1.0, None)
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from agent.sources.wifi.live import (
     SocketFactory,
     raw_socket,
 )
+from agent.sources.wifi.sighting import make_sighting
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class FrameScan:
         counts = self.counts
         decode = self.decoder.decode
         token_of = self.anonymiser.token
+        make = make_sighting
         source_id = self.source_id
         for offset, t, linktype, raw in packets:
             counts.frames += 1
@@ -138,15 +140,15 @@ class FrameScan:
             if token is None:
                 continue
             counts.sightings += 1
-            yield DeviceSighting(
-                t=t,
-                source=source_id,
-                token=token,
-                rssi=float(frame.rssi),
-                kind=frame.kind,
-                randomised=bool(frame.address[0] & LOCAL_BIT),
-                channel=frame.channel,
-                seq=frame.seq,
+            yield make(
+                t,
+                source_id,
+                token,
+                float(frame.rssi),
+                frame.kind,
+                bool(frame.address[0] & LOCAL_BIT),
+                frame.channel,
+                frame.seq,
             )
 
 
