@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 from datetime import datetime, time
@@ -178,3 +179,26 @@ def test_sensors_disagreeing_on_rotation_or_zone_are_told(
     messages = [r.getMessage() for r in caplog.records]
     assert any("zone 'garden' is not one of the store's zones" in m for m in messages)
     assert any("rotate_at differs" in m and "04:00" in m for m in messages)
+
+
+def test_concurrent_sensors_never_hash_with_a_wiped_key() -> None:
+    ring = KeyRing(time(4), PARIS, replay=False)
+    zero_key_tokens = {
+        hmac.digest(bytes(32), bytes([0x3C, 0, 0, 0, 0, i]), "sha256")[:8].hex() for i in range(256)
+    }
+    days = [paris(2026, 3, d, 12) for d in range(1, 30)]
+    found: list[str] = []
+
+    def sensor(offset: int) -> None:
+        for day in days:
+            for i in range(256):
+                found.append(ring.token(bytes([0x3C, 0, 0, 0, 0, (i + offset) % 256]), day))
+
+    threads = [threading.Thread(target=sensor, args=(n * 64,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 4 * 29 * 256
+    assert not zero_key_tokens & set(found)
+    assert ring.rotations == 28

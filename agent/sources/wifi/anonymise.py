@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -68,6 +69,7 @@ class KeyRing:
         self._random_bytes = random_bytes
         self._material: list[bytes] = []
         self._key = bytearray()
+        self._lock = threading.Lock()
         self._period = (0.0, -1.0)  # [start, end) of the current key, UTC seconds
         self.generation = 0  # bumped at every key change; caches compare it
         self.period_end = float("-inf")  # UTC seconds at which the current key expires
@@ -95,12 +97,8 @@ class KeyRing:
         root = hashlib.sha256(REPLAY_LABEL + b"".join(sorted(self._material))).digest()
         return hmac.digest(root, day.to_bytes(4, "big"), "sha256")
 
-    def key(self, t: float) -> bytearray:
-        """The key for event time ``t``; a later period replaces (and wipes) the old key.
-
-        A frame from an earlier period than the current key (late or reordered) is
-        hashed with the current key: the old one no longer exists.
-        """
+    def _current(self, t: float) -> bytearray:
+        """The key for ``t``, rotating first if ``t`` is past the period. Hold the lock."""
         if self._key and t < self._period[1]:
             return self._key
         start, end, day = self._period_of(t)
@@ -114,6 +112,24 @@ class KeyRing:
         self.period_end = end
         self.generation += 1
         return self._key
+
+    def key(self, t: float) -> bytearray:
+        """The key for event time ``t``; a later period replaces (and wipes) the old key.
+
+        A frame from an earlier period than the current key (late or reordered) is
+        hashed with the current key: the old one no longer exists.
+        """
+        with self._lock:
+            return self._current(t)
+
+    def token(self, mac: bytes, t: float) -> str:
+        """HMAC-SHA256 of ``mac`` under ``t``'s key, first 64 bits as hex.
+
+        Hashing happens under the lock: live sensors run in their own threads, and a
+        rotation wipes the old key in place, which must never happen mid-hash.
+        """
+        with self._lock:
+            return hmac.digest(self._current(t), mac, "sha256")[:TOKEN_BYTES].hex()
 
 
 def shared_key_ring(shared: dict[str, Any], make: Callable[[], KeyRing]) -> KeyRing:
@@ -144,7 +160,7 @@ class Anonymiser:
     def _refresh(self, t: float) -> None:
         """Follow the ring to ``t``'s key; a new key (or a full cache) empties the cache."""
         ring = self._ring
-        ring.key(t)
+        ring.key(t)  # rotates if t is past the current period
         if self._generation != ring.generation or len(self._cache) >= TOKEN_CACHE_ENTRIES:
             self._cache.clear()
             self._generation = ring.generation
@@ -162,8 +178,7 @@ class Anonymiser:
             if self._ignored and ignore_digest(mac) in self._ignored:
                 token = None
             else:
-                key = self._ring.key(t)
-                token = hmac.digest(key, mac, "sha256")[:TOKEN_BYTES].hex()
+                token = self._ring.token(mac, t)
             self._cache[mac] = token
         if token is None:
             self.ignored_frames += 1
