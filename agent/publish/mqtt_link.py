@@ -50,6 +50,10 @@ FAILURE_REMINDER_S = 600.0
 """While connecting keeps failing, the error is repeated this often (store IT reading
 the journal an hour into an outage should still see it), not on every attempt."""
 
+RETRY_SOON_S = 0.001
+"""Loop wait after the outbox was busy (a put committing): short, so the deferred
+ack or read is retried as soon as the commit is done, not after a full idle wait."""
+
 HEALTH_QUEUE = 4
 """Health events waiting for the link; they are periodic snapshots, so only the
 latest few matter and older ones are dropped (counted) when the link lags."""
@@ -95,6 +99,8 @@ class BrokerLink:
         self._connack: ReasonCode | None = None
         self._closed_reason: str | None = None
         self._acks: list[tuple[int, ReasonCode]] = []
+        self._acked: list[int] = []  # seqs acknowledged, rows not yet deleted
+        self._retry_soon = False
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._status_mid: int | None = None
         self._sent_upto = 0
@@ -198,7 +204,8 @@ class BrokerLink:
     def _serve(self) -> None:
         """Run one connection until it ends or the link is stopped."""
         while True:
-            rc = self._client.loop(LOOP_TIMEOUT_S)
+            rc = self._client.loop(RETRY_SOON_S if self._retry_soon else LOOP_TIMEOUT_S)
+            self._retry_soon = False
             if self._connack is not None and not self._on_connack():
                 break
             self._take_acks()
@@ -263,14 +270,11 @@ class BrokerLink:
             else:
                 done.append(seq)
         self._acks.clear()
-        if done:
-            self._outbox.ack(done)
-            self.delivered += len(done)
-            self._new_work.set()
-            self.progress.set()
-            if refused is None and self._refusing:
-                log.info("the broker accepts events again")
-                self._refusing = False
+        self._acked.extend(done)
+        self._commit_acks(wait=False)
+        if done and refused is None and self._refusing:
+            log.info("the broker accepts events again")
+            self._refusing = False
         if refused is not None:
             # Keep the event: a refusal (ACL, quota) is a broker setting someone can
             # fix. Reconnecting (with growing backoff) is how it gets sent again.
@@ -284,12 +288,27 @@ class BrokerLink:
                 self._refusing = True
             self._client.disconnect()
 
+    def _commit_acks(self, wait: bool) -> None:
+        """Delete acknowledged rows; without ``wait``, put it off while a put commits."""
+        if not self._acked:
+            return
+        if not self._outbox.ack(self._acked, wait=wait):
+            self._retry_soon = True
+            return
+        self.delivered += len(self._acked)
+        self._acked.clear()
+        self._new_work.set()
+        self.progress.set()
+
     def _fill_window(self) -> None:
         room = HANDOFF_WINDOWS * self._config.max_inflight - len(self._inflight)
         if room <= 0 or not self._new_work.is_set():
             return
+        rows = self._outbox.pending_after(self._sent_upto, room, wait=False)
+        if rows is None:
+            self._retry_soon = True  # a put is committing; serve the socket meanwhile
+            return
         self._new_work.clear()
-        rows = self._outbox.pending_after(self._sent_upto, room)
         for row in rows:
             info = self._client.publish(row.topic, row.payload, row.qos, False, self._event_props)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -305,6 +324,8 @@ class BrokerLink:
             self._client.publish(topic, payload, 0, False, self._event_props)
 
     def _lost(self, reason: str) -> None:
+        # Delete what was acknowledged before anything is resent from the oldest row.
+        self._commit_acks(wait=True)
         was_connected = self.connected
         self.connected = False
         self._client.drop_out_messages()
@@ -365,6 +386,7 @@ class BrokerLink:
                 break
             self._take_acks()
         self._take_acks()
+        self._commit_acks(wait=True)
         self.connected = False
         self._client.disconnect()
         self._client.loop(LOOP_TIMEOUT_S)

@@ -34,9 +34,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import sqlite_utils
 
@@ -189,33 +189,54 @@ class Outbox:
                 self.dropped_full.end_burst()
             return len(events)
 
-    def pending_after(self, seq: int, limit: int) -> list[QueuedEvent]:
-        """The oldest ``limit`` undelivered events with a seq above ``seq``."""
+    @overload
+    def pending_after(self, seq: int, limit: int) -> list[QueuedEvent]: ...
+
+    @overload
+    def pending_after(self, seq: int, limit: int, wait: bool) -> list[QueuedEvent] | None: ...
+
+    def pending_after(self, seq: int, limit: int, wait: bool = True) -> list[QueuedEvent] | None:
+        """The oldest ``limit`` undelivered events with a seq above ``seq``.
+
+        With ``wait=False`` returns None instead of waiting while a put commits
+        (the publisher then keeps serving the connection and tries again).
+        """
         self._expire_if_due()
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             rows = self._db.execute(
                 "SELECT seq, topic, event_id, payload, qos FROM events "
                 "WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
+        finally:
+            self._lock.release()
         return [QueuedEvent(int(s), str(t), str(i), bytes(p), int(q)) for s, t, i, p, q in rows]
 
-    def ack(self, seqs: Iterable[int]) -> None:
-        """The broker acknowledged these events: delete them (unknown seqs are ignored)."""
-        batch = [(s,) for s in seqs]
-        if not batch:
-            return
-        with self._lock:
-            try:
-                with self._transaction(durable=False) as conn:
-                    before = conn.total_changes
-                    conn.executemany("DELETE FROM events WHERE seq = ?", batch)
-                    self._depth -= conn.total_changes - before
-            except sqlite3.Error as e:
-                # Not fatal: the rows stay and are sent once more (at least once).
-                log.error("%s: cannot delete delivered events: %s", self.path, e)
+    def ack(self, seqs: Sequence[int], wait: bool = True) -> bool:
+        """The broker acknowledged these events: delete them (unknown seqs are ignored).
+
+        Returns False, deleting nothing, when ``wait`` is False and a put is
+        committing (its fsync can take milliseconds the publisher should not block).
+        """
+        if not seqs:
+            return True
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            with self._transaction(durable=False) as conn:
+                before = conn.total_changes
+                conn.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+                self._depth -= conn.total_changes - before
+        except sqlite3.Error as e:
+            # Not fatal: the rows stay and are sent once more (at least once).
+            log.error("%s: cannot delete delivered events: %s", self.path, e)
+        finally:
+            self._lock.release()
         if self._depth < self.max_events:
             self.dropped_full.end_burst()
+        return True
 
     def expire(self) -> int:
         """Drop (and count) events queued longer ago than ``max_age_s``."""
