@@ -74,6 +74,12 @@ def register(sub: Any, write_expected: WriteExpected | None = None) -> argparse.
     p.add_argument(
         "--no-expected", action="store_true", help="do not replay it to write expected.jsonl"
     )
+    p.add_argument(
+        "--video",
+        action="store_true",
+        help="also render each camera's view as video and have the fixture's cameras read "
+        "it with the motion-blob detector (large files: never commit them)",
+    )
     p.set_defaults(func=partial(run, write_expected=write_expected))
     return p
 
@@ -95,10 +101,13 @@ def run(args: argparse.Namespace, write_expected: WriteExpected | None = None) -
     store, out = Path(args.config), Path(args.out)
     command = (
         f"edge-agent simulate --config {store.name} --minutes {args.minutes:g} --seed {args.seed}"
+        + (" --video" if args.video else "")
     )
     bar = StageBar()
     try:
-        rec, files = make_fixture(store, out, args.minutes, args.seed, command, on_progress=bar)
+        rec, files = make_fixture(
+            store, out, args.minutes, args.seed, command, on_progress=bar, video=args.video
+        )
     except ConfigError as e:
         bar.finish()
         for line in e.lines:

@@ -5,6 +5,7 @@ Files (names relative to the directory):
 - ``fixture.toml``: the store's agent config with sources that read the feeds below;
 - ``<camera>.detections.jsonl``: the detection layer per camera;
 - ``<camera>.tracks.jsonl``: the same walks as recorded track points;
+- ``<camera>.avi`` (with ``--video`` only): the rendered view, for the blob detector;
 - ``<sensor>.pcap.gz``: a radiotap 802.11 capture per Wi-Fi sensor;
 - ``<reader>.rfid.jsonl``: Zebra IoT Connector reads per RFID reader;
 - ``catalogue.csv``: the generated products (GTIN, category, tier, promo);
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from agent.config import AgentConfig, ConfigError, SourcesConfig, describe_errors, parse_config
 from agent.sim.calibration import DEFAULT, Calibration
-from agent.sim.config import SIMULATION_TABLE, SimulationConfig
+from agent.sim.config import SIMULATION_TABLE, CameraSim, SimulationConfig
 from agent.sim.render_camera import track_lines
 from agent.sim.render_detections import detection_lines
 from agent.sim.render_rfid import CATALOGUE_FILE, reader_lines
@@ -41,6 +42,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 FIXTURE_FILE = "fixture.toml"
 TRUTH_FILE = "truth.jsonl"
+VIDEO_SUFFIX = ".avi"
 DROPPED_TABLES = (SIMULATION_TABLE, "sources", "mqtt", "outbox")
 """A fixture replays to the console: no broker, no outbox, and its own sources."""
 
@@ -81,23 +83,28 @@ def load_store(path: Path) -> tuple[dict[str, Any], AgentConfig, SimulationConfi
     return data, agent, sim
 
 
-def _sources(rec: Recording) -> dict[str, list[dict[str, Any]]]:
+def _camera(rec: Recording, cam: CameraSim, video: bool) -> dict[str, Any]:
+    # The detection layer (or the video) goes through the agent's own tracker.
+    feed: dict[str, Any] = (
+        {"url": f"{cam.id}{VIDEO_SUFFIX}", "start": rec.sim.start}
+        if video
+        else {"detections": f"{cam.id}.detections.jsonl"}
+    )
+    entry: dict[str, Any] = {"id": cam.id, **feed, "fps": cam.fps}
+    if video:
+        entry["detector"] = {"type": "blob"}
+    entry["calibration"] = [
+        {"image": list(i), "floor": list(f)}
+        for i, f in zip(cam.image_points, cam.floor_points, strict=True)
+    ]
+    return entry
+
+
+def _sources(rec: Recording, video: bool = False) -> dict[str, list[dict[str, Any]]]:
     kinds = set(SourcesConfig.model_fields)
     sources: dict[str, list[dict[str, Any]]] = {}
     if "camera" in kinds:
-        # The detection layer goes through the agent's own tracker and floor plan.
-        sources["camera"] = [
-            {
-                "id": c.id,
-                "detections": f"{c.id}.detections.jsonl",
-                "fps": c.fps,
-                "calibration": [
-                    {"image": list(i), "floor": list(f)}
-                    for i, f in zip(c.image_points, c.floor_points, strict=True)
-                ],
-            }
-            for c in rec.sim.cameras
-        ]
+        sources["camera"] = [_camera(rec, c, video) for c in rec.sim.cameras]
     elif "recorded" in kinds:  # no camera source: replay the walks as recorded tracks
         sources["recorded"] = [
             {"id": c.id, "path": f"{c.id}.tracks.jsonl", "sensors": ["camera"]}
@@ -121,9 +128,9 @@ def _sources(rec: Recording) -> dict[str, list[dict[str, Any]]]:
     return {k: v for k, v in sources.items() if v}
 
 
-def fixture_toml(raw: dict[str, Any], rec: Recording, command: str) -> str:
+def fixture_toml(raw: dict[str, Any], rec: Recording, command: str, video: bool = False) -> str:
     config = {k: v for k, v in raw.items() if k not in DROPPED_TABLES}
-    config["sources"] = _sources(rec)
+    config["sources"] = _sources(rec, video)
     head = (
         f"# Simulated recording of store '{rec.agent.store.id}': {rec.duration_s / 60:g} "
         f"minutes, seed {rec.seed}.\n# Made by: {command}\n"
@@ -140,8 +147,13 @@ def write_fixture(
     out: Path,
     command: str,
     on_progress: Callable[[float], None] | None = None,
+    video: bool = False,
 ) -> list[Path]:
-    """Render every feed of ``rec`` into ``out``; returns the files written."""
+    """Render every feed of ``rec`` into ``out``; returns the files written.
+
+    With ``video`` each camera also gets a rendered video, and the fixture's cameras
+    read those (motion-blob detector) instead of the detection layer.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -153,7 +165,7 @@ def write_fixture(
             path.write_bytes(data)
         written.append(path)
 
-    steps = len(rec.sim.cameras) * 2 + len(rec.sim.wifi) + len(rec.sim.rfid) + 2
+    steps = len(rec.sim.cameras) * (3 if video else 2) + len(rec.sim.wifi) + len(rec.sim.rfid) + 2
     done = 0
 
     def tick() -> None:
@@ -168,6 +180,12 @@ def write_fixture(
         tick()
         put(f"{cam.id}.tracks.jsonl", _joined(track_lines(rec, cam, n)))
         tick()
+        if video:
+            from agent.sim.render_video import write_video
+
+            write_video(rec, cam, n, out / f"{cam.id}{VIDEO_SUFFIX}")
+            written.append(out / f"{cam.id}{VIDEO_SUFFIX}")
+            tick()
     frames = emissions(rec) if rec.sim.wifi else []
     for n, sensor in enumerate(rec.sim.wifi):
         put(f"{sensor.id}.pcap.gz", pcap_gz(sensor_packets(rec, sensor, n, frames)))
@@ -177,7 +195,7 @@ def write_fixture(
         tick()
     put(TRUTH_FILE, _joined(truth_lines(rec)))
     tick()
-    put(FIXTURE_FILE, fixture_toml(raw, rec, command))
+    put(FIXTURE_FILE, fixture_toml(raw, rec, command, video))
     tick()
     return written
 
@@ -194,6 +212,7 @@ def make_fixture(
     command: str,
     cal: Calibration = DEFAULT,
     on_progress: Callable[[str, float], None] | None = None,
+    video: bool = False,
 ) -> tuple[Recording, list[Path]]:
     """Load a store file, simulate it and write the fixture directory."""
     raw, agent, sim = load_store(store)
@@ -207,7 +226,7 @@ def make_fixture(
             on_progress("rendering", f)
 
     rec = simulate(agent, sim, minutes, seed, cal, on_progress=walked)
-    files = write_fixture(raw, rec, out, command, on_progress=rendered)
+    files = write_fixture(raw, rec, out, command, on_progress=rendered, video=video)
     # The written config must load as the agent will load it: fail here, not in replay.
     from agent.config import load_config
 
