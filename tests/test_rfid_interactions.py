@@ -197,19 +197,21 @@ def test_memory_is_bounded_by_ttl_and_cap() -> None:
     shelf = Antenna("shelf-a", "shelf")
     product = Product(None, "unknown")
     for i in range(1000):  # a thousand tags, each read once, a tenth of a second apart
-        tracker.observe(f"tag-{i}", i / 10, shelf, -50.0, product)
+        tracker.observe(f"tag-{i}", i / 10, shelf, -50.0, lambda _: product)
         assert len(tracker) <= 100
     assert tracker.evicted == 900
-    tracker.observe("late", 1000.0, shelf, -50.0, product)  # 900 s later: all expired
+    tracker.observe("late", 1000.0, shelf, -50.0, lambda _: product)  # 900 s later: all expired
     assert len(tracker) == 1
     assert tracker.expired == 100
+    tracker.observe("tag-999", 1000.1, shelf, -50.0, lambda _: product)  # back after expiry
+    assert len(tracker) == 2
     counters = tracker.counters()
-    assert counters["tags_evicted"] == 900 and counters["tags_tracked"] == 1
+    assert counters["tags_evicted"] == 900 and counters["tags_tracked"] == 2
 
 
 def test_per_tag_candidate_zones_are_bounded() -> None:
     tracker = InteractionTracker(Thresholds(), "rfid-t")
     product = Product(None, "unknown")
     for i in range(100):  # one tag heard on 100 different antennas once each
-        tracker.observe("tag", i * 0.01, Antenna(f"z{i}", "shelf"), -70.0, product)
+        tracker.observe("tag", i * 0.01, Antenna(f"z{i}", "shelf"), -70.0, lambda _: product)
     assert len(tracker._tags["tag"].runs) <= 4

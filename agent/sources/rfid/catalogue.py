@@ -32,6 +32,9 @@ UNKNOWN_CATEGORY = "unknown"
 
 UNKNOWN_PRODUCT = Product(gtin=None, category=UNKNOWN_CATEGORY)
 
+MAX_UNLISTED = 100_000
+"""Unlisted GTINs whose Product is kept for reuse; garbage SGTINs must not grow memory."""
+
 COLUMNS = ("gtin", "category", "price_tier", "promo")
 TRUE_WORDS = frozenset({"1", "true", "yes", "y"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n"})
@@ -67,8 +70,9 @@ class Catalogue:
             return found
         unlisted = self._unlisted.get(gtin)
         if unlisted is None:
-            # One shared object per unlisted GTIN; bounded by the products that exist.
-            unlisted = self._unlisted[gtin] = Product(gtin=gtin, category=UNKNOWN_CATEGORY)
+            unlisted = Product(gtin=gtin, category=UNKNOWN_CATEGORY)
+            if len(self._unlisted) < MAX_UNLISTED:
+                self._unlisted[gtin] = unlisted
         return unlisted
 
     @classmethod

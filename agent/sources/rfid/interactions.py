@@ -37,9 +37,9 @@ Example:
     >>> shelf, till = Antenna("shelf-a", "shelf"), Antenna("till-1", "checkout")
     >>> p = Product("80614141123458", "formal_wear")
     >>> for i in range(20):  # resting on the shelf, read 4 times a second
-    ...     tracker.observe("tag", i / 4, shelf, -50.0, p)
+    ...     tracker.observe("tag", i / 4, shelf, -50.0, lambda key: p)
     >>> for i in range(20):  # then at the till
-    ...     tracker.observe("tag", 30 + i / 4, till, -48.0, p)
+    ...     tracker.observe("tag", 30 + i / 4, till, -48.0, lambda key: p)
     >>> [(e.action, e.zone) for e in tracker.drain()]
     [('picked', 'shelf-a'), ('purchased', 'till-1')]
 """
@@ -47,6 +47,7 @@ Example:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -163,18 +164,16 @@ class InteractionTracker:
     def __len__(self) -> int:
         return len(self._tags)
 
-    def known(self, key: str) -> bool:
-        """True when the tag is tracked (its product is already resolved)."""
-        return key in self._tags
-
     @property
-    def pending(self) -> int:
-        """Events decided and not yet drained."""
-        return len(self._events)
+    def pending(self) -> list[ItemEvent]:
+        """The events decided and not yet drained: the same list object for the
+        tracker's lifetime, so a hot loop can test it without a call."""
+        return self._events
 
     def drain(self) -> list[ItemEvent]:
         """The events decided since the last call, oldest decision first."""
-        events, self._events = self._events, []
+        events = self._events[:]
+        self._events.clear()
         return events
 
     def state_of(self, key: str) -> str | None:
@@ -183,7 +182,12 @@ class InteractionTracker:
         return None if tag is None else STATE_NAMES[tag.state]
 
     def observe(
-        self, key: str, t: float, where: Antenna, rssi: float | None, product: Product | None
+        self,
+        key: str,
+        t: float,
+        where: Antenna,
+        rssi: float | None,
+        resolve: Callable[[str], Product],
     ) -> None:
         """Feed one read.
 
@@ -192,8 +196,8 @@ class InteractionTracker:
             t: event time of the read, UTC seconds.
             where: the reading antenna's zone and role.
             rssi: signal strength in dBm, when the reader reports it.
-            product: the tag's product; only needed the first time a tag is seen
-                (pass None when ``known(key)``).
+            resolve: the tag's product from its key; called only when the tag is
+                new (first read, or first since it expired or was evicted).
         """
         th = self.th
         if t > self.now:
@@ -206,9 +210,7 @@ class InteractionTracker:
         tags = self._tags
         tag = tags.get(key)
         if tag is None:
-            if product is None:
-                raise ValueError("the first read of a tag needs its product")
-            tag = tags[key] = _Tag(product, t)
+            tag = tags[key] = _Tag(resolve(key), t)
             if len(tags) > th.max_tags:
                 self._evict()
         else:

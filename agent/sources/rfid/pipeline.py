@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from agent.observations import ItemEvent
+from agent.observations import ItemEvent, Product
 from agent.sources.rfid.catalogue import Catalogue
 from agent.sources.rfid.epc import EpcDecoder
 from agent.sources.rfid.interactions import Antenna, InteractionTracker, Thresholds
@@ -73,18 +73,17 @@ class ReadPipeline:
                 )
             return
         self.reads += 1
-        tracker = self.tracker
-        key = read.epc
-        if tracker.known(key):
-            tracker.observe(key, read.t, where, read.rssi, None)
-            return
-        gtin = self.decoder.gtin_of(key)
+        self.tracker.observe(read.epc, read.t, where, read.rssi, self._resolve)
+
+    def _resolve(self, epc: str) -> Product:
+        """A new tag's product: the GTIN part of its EPC, looked up in the catalogue."""
+        gtin = self.decoder.gtin_of(epc)
         product = self.catalogue.product(gtin)
         self.new_tags += 1
         if gtin is None:
             self.unknown_tags += 1
         self.categories[product.category] = self.categories.get(product.category, 0) + 1
-        tracker.observe(key, read.t, where, read.rssi, product)
+        return product
 
     def drain(self) -> list[ItemEvent]:
         return self.tracker.drain()

@@ -25,7 +25,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from agent.sources.rfid.config import AntennaConfig
 from agent.sources.rfid.feed import Problems, ReadFeed
-from agent.sources.rfid.reads import NotARead, ReadError, TagRead, events_of, parse_any
+from agent.sources.rfid.parser import ReadParser
+from agent.sources.rfid.reads import NotARead, ReadError, TagRead, events_of
 
 HEADER_KEY = "edge_agent_rfid"
 HEADER_VERSION = 1
@@ -67,46 +68,47 @@ def parse_header(doc: Any) -> Header | None:
     return Header(antennas, catalogue)
 
 
-Line = tuple[int, int, list[TagRead | ReadError | Header]]
+Item = TagRead | ReadError | Header
+Line = tuple[int, int, list[Item]]
 
 
-def read_lines(path: Path) -> Iterator[Line]:
-    """Yield (line number, bytes read so far, what the line held) for every line.
+def line_items(raw: bytes, parser: ReadParser) -> list[Item]:
+    """What one line holds: reads, errors (one per bad event), or the header.
 
-    A line holds reads, errors (one per bad event), or the header. Events that are
-    not reads (Impinj antenna or status events) yield nothing.
+    Events that are not reads (Impinj antenna or status events) give nothing.
     """
+    if len(raw) > MAX_LINE_BYTES:
+        return [ReadError(f"line longer than {MAX_LINE_BYTES} bytes")]
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return [ReadError("not valid JSON")]
+    try:
+        header = parse_header(doc)
+    except ReadError as e:
+        return [e]
+    if header is not None:
+        return [header]
+    out: list[Item] = []
+    for event in events_of(doc):
+        try:
+            out.append(parser.any(event))
+        except ReadError as e:
+            out.append(e)
+        except NotARead:
+            pass
+    return out
+
+
+def read_lines(path: Path, parser: ReadParser | None = None) -> Iterator[Line]:
+    """Yield (line number, bytes read so far, what the line held) for every line."""
+    parser = parser or ReadParser()
     done = 0
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
             done += len(raw)
-            if not raw.strip():
-                continue
-            if len(raw) > MAX_LINE_BYTES:
-                yield number, done, [ReadError(f"line longer than {MAX_LINE_BYTES} bytes")]
-                continue
-            try:
-                doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                yield number, done, [ReadError("not valid JSON")]
-                continue
-            try:
-                header = parse_header(doc)
-            except ReadError as e:
-                yield number, done, [e]
-                continue
-            if header is not None:
-                yield number, done, [header]
-                continue
-            out: list[TagRead | ReadError | Header] = []
-            for event in events_of(doc):
-                try:
-                    out.append(parse_any(event))
-                except ReadError as e:
-                    out.append(e)
-                except NotARead:
-                    pass
-            yield number, done, out
+            if raw.strip():
+                yield number, done, line_items(raw, parser)
 
 
 def read_header(path: Path) -> Header | None:
@@ -127,17 +129,39 @@ class RecordedFeed(ReadFeed):
 
     def reads(self, stop: threading.Event) -> Iterator[TagRead]:
         problems = self.problems
+        parser = ReadParser()
+        zebra = parser.zebra
+        loads = json.loads
         try:
             self._total = self.path.stat().st_size
-            for number, done, items in read_lines(self.path):
-                self._done = done
-                for item in items:
-                    if isinstance(item, ReadError):
-                        problems.report(f"line {number}", item)
-                    elif isinstance(item, TagRead):
-                        yield item
-                if stop.is_set():
-                    return
+            with self.path.open("rb") as f:
+                for number, raw in enumerate(f, start=1):
+                    self._done += len(raw)
+                    # The common line, one Zebra event, takes the short way; anything
+                    # else (header, batch, Impinj, blank or bad line) the general one.
+                    try:
+                        doc = loads(raw) if len(raw) <= MAX_LINE_BYTES else None
+                    except (ValueError, UnicodeDecodeError):
+                        doc = None
+                    if (
+                        type(doc) is dict
+                        and "data" in doc
+                        and "eventType" not in doc
+                        and "tagInventoryEvent" not in doc
+                        and HEADER_KEY not in doc
+                    ):
+                        try:
+                            yield zebra(doc)
+                        except ReadError as e:
+                            problems.report(f"line {number}", e)
+                    elif raw.strip():
+                        for item in line_items(raw, parser):
+                            if isinstance(item, ReadError):
+                                problems.report(f"line {number}", item)
+                            elif isinstance(item, TagRead):
+                                yield item
+                    if stop.is_set():
+                        return
         except OSError as e:
             problems.report("file", f"cannot read: {e.strerror or e}")
 

@@ -26,8 +26,8 @@ from agent.sources.rfid.config import (
 )
 from agent.sources.rfid.feed import ReadFeed
 from agent.sources.rfid.mqtt_feed import ClientFactory, MqttReadFeed
+from agent.sources.rfid.parser import ReadParser
 from agent.sources.rfid.pipeline import ReadPipeline
-from agent.sources.rfid.reads import parse_impinj, parse_zebra
 from agent.sources.rfid.recorded import RecordedFeed, read_header
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,9 @@ def make_feed(
     if isinstance(config, RecordedReadsConfig):
         return RecordedFeed(config.path)
     if isinstance(config, ZebraMqttConfig):
-        return MqttReadFeed(config.mqtt, config.id, parse_zebra, mqtt_client_factory)
+        return MqttReadFeed(config.mqtt, config.id, ReadParser().zebra, mqtt_client_factory)
     if isinstance(config, ImpinjMqttConfig):
-        return MqttReadFeed(config.mqtt, config.id, parse_impinj, mqtt_client_factory)
+        return MqttReadFeed(config.mqtt, config.id, ReadParser().impinj, mqtt_client_factory)
     assert isinstance(config, LlrpConfig)
     from agent.sources.rfid.llrp import LlrpFeed  # sllurp is an optional extra
 
@@ -114,13 +114,13 @@ class RfidSource(Source):
     def observations(self, stop: threading.Event) -> Iterator[Observation]:
         pipeline = self.pipeline
         feed_one = pipeline.feed
-        tracker = pipeline.tracker
+        decided = pipeline.tracker.pending
         for read in self.feed.reads(stop):
             feed_one(read)
-            if tracker.pending:
-                yield from tracker.drain()
-            if stop.is_set():
-                return
+            if decided:
+                yield from pipeline.drain()
+                if stop.is_set():
+                    return
 
     def health(self) -> dict[str, Any]:
         return {**self.feed.health(), **self.pipeline.counters()}
