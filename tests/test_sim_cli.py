@@ -92,3 +92,23 @@ def test_a_wrong_simulation_field_names_the_field(tmp_path: Path) -> None:
     assert "simulation: arrivals_per_hour" in run.stderr
     assert "simulation: shoppers" in run.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_unusable_layout_is_reported_before_anything_is_written(tmp_path: Path) -> None:
+    store = tmp_path / "store.toml"
+    text = DEMO.read_text().replace('zone = "promo"\ncategories', 'zone = "bakery"\ncategories')
+    text = text.replace(
+        "image_points = [[0, 720], [1280, 720], [1130, 60], [150, 60]]",
+        "image_points = [[0, 0], [1, 1], [2, 2], [3, 3]]",
+    )
+    store.write_text(
+        text.replace('zone = "entrance"\nposition = [2, 1]', 'zone = "x"\nposition = [2, 1]')
+    )
+    run = agent("simulate", "--config", str(store), "--minutes", "1", "--out", str(tmp_path / "o"))
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert any("stock: zone 'bakery' is not in store.zones" in line for line in lines)
+    assert any("cameras[1]:" in line and "degenerate" in line for line in lines)
+    assert any("wifi[0].zone: 'x'" in line for line in lines)
+    assert all(line.startswith(f"{store}: simulation: ") for line in lines)
+    assert not (tmp_path / "o").exists()

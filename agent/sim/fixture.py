@@ -27,6 +27,8 @@ from pydantic import ValidationError
 from agent.config import AgentConfig, ConfigError, SourcesConfig, describe_errors, parse_config
 from agent.sim.calibration import DEFAULT, Calibration
 from agent.sim.config import SIMULATION_TABLE, CameraSim, SimulationConfig
+from agent.sim.homography import Homography, HomographyError
+from agent.sim.layout import LayoutError, StoreLayout
 from agent.sim.render_camera import track_lines
 from agent.sim.render_detections import detection_lines
 from agent.sim.render_rfid import CATALOGUE_FILE, reader_lines
@@ -80,7 +82,38 @@ def load_store(path: Path) -> tuple[dict[str, Any], AgentConfig, SimulationConfi
         lines += e.lines
     if lines:
         raise ConfigError(lines)
+    lines = [f"{path}: {SIMULATION_TABLE}: {problem}" for problem in layout_problems(agent, sim)]
+    if lines:
+        raise ConfigError(lines)
     return data, agent, sim
+
+
+def layout_problems(agent: AgentConfig, sim: SimulationConfig) -> list[str]:
+    """What makes a valid-looking simulation table unusable, one line each."""
+    problems: list[str] = []
+    try:
+        StoreLayout(agent, sim)
+    except LayoutError as e:
+        problems.append(str(e))
+    zones = {z.id for z in agent.store.zones}
+    for n, cam in enumerate(sim.cameras):
+        try:
+            Homography.fit(cam.floor_points, cam.image_points)
+        except HomographyError as e:
+            problems.append(f"cameras[{n}]: {e}")
+    for n, sensor in enumerate(sim.wifi):
+        if sensor.zone not in zones:
+            problems.append(f"wifi[{n}].zone: '{sensor.zone}' is not in store.zones")
+    for n, reader in enumerate(sim.rfid):
+        for m, antenna in enumerate(reader.antennas):
+            if antenna.zone not in zones:
+                problems.append(
+                    f"rfid[{n}].antennas[{m}].zone: '{antenna.zone}' is not in store.zones"
+                )
+    ids = [c.id for c in sim.cameras] + [s.id for s in sim.wifi] + [r.id for r in sim.rfid]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"sensor id '{dup}' is used twice")
+    return problems
 
 
 def _camera(rec: Recording, cam: CameraSim, video: bool) -> dict[str, Any]:

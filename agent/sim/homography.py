@@ -23,6 +23,9 @@ Mask = npt.NDArray[np.bool_]
 DEGENERATE = 1e-12
 """A homography whose last row nearly vanishes maps points to infinity: bad pairs."""
 JACOBIAN_STEP_M = 0.01
+MAX_CONDITION = 1e9
+"""A real camera's floor homography is well conditioned (pixels vs metres: about 1e4 at
+most); beyond this the image points lie on a line and the mapping flattens the floor."""
 
 
 class HomographyError(ValueError):
@@ -48,7 +51,10 @@ class Homography:
         matrix = vt[-1].reshape(3, 3)
         if abs(matrix[2, 2]) < DEGENERATE or singular[-2] < DEGENERATE:
             raise HomographyError("the point pairs are degenerate (three in a line?)")
-        return cls(matrix / matrix[2, 2])
+        matrix = matrix / matrix[2, 2]
+        if np.linalg.cond(matrix) > MAX_CONDITION:
+            raise HomographyError("the point pairs are degenerate (three in a line?)")
+        return cls(matrix)
 
     def to_image(self, x: float, y: float) -> tuple[float, float]:
         u, v, w = self.matrix @ np.array([x, y, 1.0])

@@ -61,8 +61,7 @@ class StoreLayout:
             floor = floor.difference(ShapelyPolygon(obstacle))
         if floor.geom_type != "Polygon":
             raise LayoutError(
-                "simulation.walkable minus obstacles must be one connected area, got "
-                f"{floor.geom_type}"
+                f"walkable minus obstacles must be one connected area, got {floor.geom_type}"
             )
         self.floor = floor
         self._reachable = floor.buffer(-CLEARANCE_M)
@@ -70,7 +69,7 @@ class StoreLayout:
         ids = {z.id for z in agent.store.zones}
         for s in sim.stock:
             if s.zone not in ids:
-                raise LayoutError(f"simulation.stock: zone '{s.zone}' is not in store.zones")
+                raise LayoutError(f"stock: zone '{s.zone}' is not in store.zones")
         self.zones: dict[str, ZoneArea] = {}
         for zone in agent.store.zones:
             area = ShapelyPolygon(zone.polygon).intersection(self._reachable)
@@ -80,7 +79,7 @@ class StoreLayout:
         self.exit = self._door("exit") if self._has_kind("exit") else self.door
         for point in sim.outside:
             if not self._reachable.contains(ShapelyPoint(point)):
-                raise LayoutError(f"simulation.outside: {list(point)} is not on the walkable floor")
+                raise LayoutError(f"outside: {list(point)} is not on the walkable floor")
 
     def _has_kind(self, kind: str) -> bool:
         return any(z.zone.kind == kind for z in self.zones.values())
