@@ -130,3 +130,15 @@ def test_hold_keeps_still_people_without_aging_them() -> None:
         assert [p.track for p in step.active] == [1]
         assert step.ended == []
     assert abs(step.active[0].foot[1] - 200) < 2
+
+
+def test_a_fast_walker_at_a_low_frame_rate_stays_one_person() -> None:
+    # 5 fps, a far (30 px wide) person crossing 20 px a frame: consecutive boxes
+    # overlap by a third, which plain IoU matching would lose on the second frame.
+    tracker = Tracker(TrackerConfig(), fps=5)
+    ids: set[int] = set()
+    for frame in range(30):
+        x = 20 + 20 * frame
+        step = tracker.update(np.array([[x, 200, x + 30, 290, 0.8]], dtype=np.float32))
+        ids |= {p.track for p in step.active}
+    assert ids == {1}
