@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import threading
 from collections import Counter, defaultdict
@@ -18,6 +19,8 @@ from agent.sim.scenario import Recording
 from agent.sources.base import SourceContext
 from agent.sources.recorded import RecordedSource, RecordedSourceConfig
 from agent.sources.registry import build_sources
+from agent.sources.wifi.capture import CaptureReader
+from agent.sources.wifi.dot11 import Decoder
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "agent" / "sim" / "stores" / "demo-store.toml"
@@ -165,3 +168,37 @@ def test_people_of_every_kind_go_where_they_should(recording: tuple[Recording, P
             continue  # still on the way when the recording ended
         inside = any(rec.layout.zone_at(x, y) for x, y in zip(traj.x, traj.y, strict=True))
         assert inside == (p.kind != "passerby"), p.kind
+
+
+def test_wifi_captures_rotate_random_macs_and_count_sequence_numbers(
+    recording: tuple[Recording, Path],
+) -> None:
+    rec, out = recording
+    probes = 0
+    local = 0
+    backwards = 0
+    for sensor in rec.sim.wifi:
+        # Per transmitter and frame kind: QoS data keeps its own per-TID counter.
+        last_seq: dict[tuple[bytes, str], tuple[float, int]] = {}
+        raw = io.BytesIO(gzip.decompress((out / f"{sensor.id}.pcap.gz").read_bytes()))
+        reader = CaptureReader(raw, sensor.id)
+        decoder = Decoder()
+        for _, t, _, data in reader.packets():
+            frame = decoder.decode(data)
+            if frame is None:
+                continue
+            assert frame.channel == sensor.channel and frame.rssi is not None
+            assert rec.calibration.sensitivity_dbm <= frame.rssi < 0
+            if frame.kind == "probe":
+                probes += 1
+                local += bool(frame.address[0] & 0x02)
+            previous = last_seq.get((frame.address, frame.kind))
+            if previous is not None and (frame.seq - previous[1]) % 4096 > 2048:
+                backwards += 1
+            last_seq[(frame.address, frame.kind)] = (t, frame.seq)
+        assert reader.error is None
+    assert probes > 20
+    # Most phones probe from random addresses (calibration: 80 % of phones).
+    assert 0.5 < local / probes < 0.98
+    # Sequence counters only run forwards per address (each sensor hears a subset).
+    assert backwards == 0

@@ -78,7 +78,7 @@ def emissions(rec: Recording) -> list[Emission]:
 
         rate = (1 - phone.active) / cal.probe_interval_idle_s
         rate += phone.active / cal.probe_interval_active_s
-        mac = _mac(rng, phone.randomised)
+        mac = global_mac = _mac(rng, phone.randomised)
         seq = int(rng.integers(0, 4096))
         rotate_at = start + rng.exponential(cal.mac_rotation_s)
         t = start + rng.exponential(1 / rate)
@@ -95,7 +95,9 @@ def emissions(rec: Recording) -> list[Emission]:
                     seq = (seq + 1) % 4096  # the counter runs on every channel scanned
             t += rng.exponential(1 / rate)
         if phone.associated and AP_CHANNEL in listened:
-            out.extend(_data(rec, rng, phone.randomised, start, end, where))
+            # A privacy phone joins with its per-network address; an old one with its own.
+            joined = _mac(rng, True) if phone.randomised else global_mac
+            out.extend(_data(rec, rng, joined, start, end, where))
     out.sort(key=lambda e: e[0])
     return out
 
@@ -103,14 +105,13 @@ def emissions(rec: Recording) -> list[Emission]:
 def _data(
     rec: Recording,
     rng: np.random.Generator,
-    randomised: bool,
+    mac: bytes,
     start: float,
     end: float,
     where: Callable[[float], tuple[float, float]],
 ) -> list[Emission]:
     """Null-data frames from an associated phone while it is inside the store."""
     cal = rec.calibration
-    mac = _mac(rng, randomised)  # a per-network private address, stable for the visit
     seq = int(rng.integers(0, 4096))
     out: list[Emission] = []
     t = start + rng.exponential(cal.data_interval_s)
