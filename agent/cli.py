@@ -204,7 +204,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for name in args.files:
         try:
-            summary: dict[str, Any] = inspect_file(Path(name))
+            if args.annotate is not None:
+                from agent.sources.camera.inspect import summarise_annotated
+
+                summary: dict[str, Any] = summarise_annotated(Path(name), args.annotate)
+            else:
+                summary = inspect_file(Path(name))
         except UnknownFileError as e:
             print(str(e), file=sys.stderr)
             status = EXIT_FAILED
@@ -266,6 +271,13 @@ def parser() -> argparse.ArgumentParser:
 
     ins = sub.add_parser("inspect", help="print a JSON summary of feed files")
     ins.add_argument("files", nargs="+", metavar="FILE")
+    ins.add_argument(
+        "--annotate",
+        type=Path,
+        metavar="OUT.png",
+        help="video only: also draw the frame with the most persons (boxes, foot points, "
+        "lines) to this PNG, to check a camera's calibration; nothing is written otherwise",
+    )
     ins.set_defaults(func=cmd_inspect)
 
     chk = sub.add_parser("check-config", help="validate a config file: OK or one line per error")

@@ -73,9 +73,31 @@ def sidecar_config(video: Path) -> CameraSourceConfig:
         raise SidecarError("\n".join(describe_errors(e, str(sidecar)))) from None
 
 
-def summarise(path: Path) -> dict[str, Any]:
-    """The inspector entry point: defaults or the sidecar, every frame at the config's rate."""
-    return summarise_video(path, sidecar_config(path))
+def summarise(path: Path, annotate: Path | None = None) -> dict[str, Any]:
+    """The inspector entry point: the sidecar's settings (or defaults) at its frame rate.
+
+    Args:
+        path: the video.
+        annotate: also draw the frame with the most persons into this PNG.
+    """
+    try:
+        config = sidecar_config(path)
+    except SidecarError as e:
+        return {"error": str(e)}
+    return summarise_video(path, config, annotate=annotate)
+
+
+def summarise_annotated(path: Path, annotate: Path) -> dict[str, Any]:
+    """``inspect VIDEO --annotate OUT.png``: the summary plus one annotated frame.
+
+    Raises:
+        UnknownFileError: the file is not a video.
+    """
+    from agent.inspect import UnknownFileError
+
+    if not looks_video(path):
+        raise UnknownFileError(f"{path}: --annotate works on video files only")
+    return {"file": str(path), "format": "video", **summarise(path, annotate)}
 
 
 def summarise_video(
