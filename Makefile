@@ -13,8 +13,8 @@ demo: $(STAMP_RUN)
 	$(BIN)/edge-agent replay fixtures/demo-store
 
 test: $(STAMP_DEV) tools
-	$(BIN)/ruff check agent tests bench
-	$(BIN)/ruff format --check agent tests bench
+	$(BIN)/ruff check agent tests bench models
+	$(BIN)/ruff format --check agent tests bench models
 	$(BIN)/mypy agent
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -36,8 +36,8 @@ tools:
 	@bash deploy/ensure-tools.sh
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check agent tests bench
-	$(BIN)/ruff format --check agent tests bench
+	$(BIN)/ruff check agent tests bench models
+	$(BIN)/ruff format --check agent tests bench models
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy agent

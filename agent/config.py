@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from agent.configbase import ID_PATTERN, Model
+from agent.behaviour.rules import DEFAULT_RULES, CharacteristicRule
+from agent.configbase import ID_PATTERN, ConfigPath, Model
 from agent.publish.config import MqttConfig, OutboxConfig
 from agent.sources.camera.config import CameraSourceConfig
 from agent.sources.recorded import RecordedSourceConfig
@@ -192,6 +193,38 @@ class PrivacyConfig(Model):
         title="k",
         description="Any count from 1 to k-1 is published as null (k-anonymity threshold).",
     )
+    epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        title="Epsilon",
+        description="Differential-privacy budget per characteristics window: Laplace noise "
+        "is added to every count (smaller: more noise). None: no noise.",
+    )
+
+
+class BehaviourConfig(Model):
+    models_dir: ConfigPath | None = Field(
+        default=None,
+        title="Models directory",
+        description="Directory with manifest.json and ONNX files; none: the models shipped "
+        "with the agent. A model that fails its checks is refused and the shipped one used.",
+    )
+    characteristics: list[CharacteristicRule] = Field(
+        default_factory=lambda: list(DEFAULT_RULES),
+        title="Characteristic sets",
+        description="Rules over handled items that define the sets counted in characteristics "
+        "events; adding a set is a config change.",
+    )
+
+    @field_validator("characteristics")
+    @classmethod
+    def _unique_names(cls, value: list[CharacteristicRule]) -> list[CharacteristicRule]:
+        names = [r.name for r in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"characteristic set '{name}' is defined twice")
+        return value
 
 
 class RuntimeConfig(Model):
@@ -239,6 +272,11 @@ class AgentConfig(Model):
         default_factory=AggregationConfig,
         title="Aggregation",
         description="Windows, lateness and visit timeouts.",
+    )
+    behaviour: BehaviourConfig = Field(
+        default_factory=BehaviourConfig,
+        title="Behaviour",
+        description="Behaviour models and characteristic-set rules.",
     )
     privacy: PrivacyConfig = Field(
         default_factory=PrivacyConfig,

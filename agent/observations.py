@@ -113,6 +113,21 @@ class ZoneStay:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceActivity:
+    """What the phone that went round with a visit did, as counts only.
+
+    Args:
+        sightings: frames heard from it while it shared a zone with the visit.
+        data_frames: of those, data or null frames: the phone was in use.
+        randomised: it used a privacy (locally administered) MAC.
+    """
+
+    sightings: int
+    data_frames: int
+    randomised: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Visit:
     """A closed, anonymous visit: what fusion hands to features and aggregation.
 
@@ -122,7 +137,12 @@ class Visit:
         entered: first seen in an entrance zone (or the store has none), so its
             start is a real arrival and its duration a real dwell time.
         stays: the zone stays in time order.
-        path_m: walked floor distance, metres.
+        path_m: walked floor distance, metres (NaN when no camera followed it).
+        reach_m: farthest floor distance from where it was first seen, metres.
+        stops: times it stood still (within a small radius) for a few seconds.
+        items: the item interactions attributed to it, in time order.
+        device: the phone that went round with it, if one could be linked.
+        sensors: which kinds of feed contributed ("camera", "wifi", "rfid").
     """
 
     start: float
@@ -130,6 +150,11 @@ class Visit:
     entered: bool
     stays: tuple[ZoneStay, ...]
     path_m: float
+    reach_m: float = 0.0
+    stops: int = 0
+    items: tuple[ItemEvent, ...] = ()
+    device: DeviceActivity | None = None
+    sensors: frozenset[str] = frozenset({"camera"})
 
     @property
     def duration_s(self) -> float:

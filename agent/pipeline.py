@@ -10,16 +10,24 @@ one that is older all the same is late: counted per source and dropped.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import logging
 import math
+import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from agent.aggregate.privacy import traffic_data
+import numpy as np
+
+from agent.aggregate.characteristics import CharacteristicsCounter
+from agent.aggregate.privacy import LaplaceNoise, characteristics_data, traffic_data
 from agent.aggregate.traffic import TrafficAggregator, TrafficWindow
+from agent.behaviour.models import AXES, ModelHolder
 from agent.config import AgentConfig
+from agent.fusion.attach import Attacher
+from agent.fusion.features import SensorSet
 from agent.fusion.visits import VisitBuilder
 from agent.observations import (
     DeviceSighting,
@@ -27,6 +35,8 @@ from agent.observations import (
     Observation,
     TrackEnd,
     TrackPoint,
+    Visit,
+    VisitClosed,
     VisitEvent,
 )
 from agent.publish.events import envelope, iso
@@ -73,13 +83,54 @@ class ReorderBuffer:
             yield heapq.heappop(self._heap)[2]
 
 
+def store_sensors(config: AgentConfig) -> SensorSet:
+    """Which kinds of feed the store has, from its configured sources."""
+    have: set[str] = set()
+    for kind in type(config.sources).model_fields:
+        for source in getattr(config.sources, kind):
+            if kind in ("camera", "wifi", "rfid"):
+                have.add(kind)
+            have.update(getattr(source, "sensors", ()))
+    return SensorSet(camera="camera" in have, rfid="rfid" in have, wifi="wifi" in have)
+
+
+def sensor_zones(config: AgentConfig) -> dict[str, str]:
+    """Source id -> zone, for every configured source that covers one zone."""
+    zones: dict[str, str] = {}
+    for kind in type(config.sources).model_fields:
+        for source in getattr(config.sources, kind):
+            zone = getattr(source, "zone", None)
+            if isinstance(zone, str):
+                zones[source.id] = zone
+    return zones
+
+
 class Pipeline:
     """Observations in, events out to every sink."""
 
-    def __init__(self, config: AgentConfig, sinks: list[Sink]) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        sinks: list[Sink],
+        models: ModelHolder | None = None,
+        noise_seed: int | None = None,
+        visit_observer: Callable[[Visit], None] | None = None,
+    ) -> None:
+        """
+        Args:
+            models: the behaviour models; default: load them as the config says.
+            noise_seed: seeds the privacy noise for a reproducible replay; None (live)
+                seeds it from the OS, so nobody can recompute and subtract it.
+            visit_observer: called with every closed visit (training and diagnosis
+                tools); a visit carries no identifier, only counts and zone stays.
+        """
+        self.visit_observer = visit_observer
         self.config = config
         self.sinks = sinks
         self.layout = StoreLayout(config.store.zones)
+        self.sensors = store_sensors(config)
+        self.models = models or ModelHolder.start(config.behaviour.models_dir, self.sensors)
+        self.noise_seed = noise_seed
         agg = config.aggregation
         self.reorder = ReorderBuffer()
         self.visits = VisitBuilder(
@@ -91,6 +142,14 @@ class Pipeline:
             [z.id for z in config.store.zones],
             agg.window_s,
             settle_s=agg.visit_timeout_s + agg.zone_confirm_s,
+        )
+        self.attacher = Attacher(sensor_zones(config))
+        self.characteristics = CharacteristicsCounter(
+            [z.id for z in config.store.zones],
+            dict(self.layout.kind),
+            list(config.behaviour.characteristics),
+            self.sensors,
+            agg.window_s,
         )
         self.counts: Counter[str] = Counter()
         self.events_out: Counter[str] = Counter()
@@ -130,6 +189,8 @@ class Pipeline:
             "buffered": len(self.reorder),
             "open_visits": self.visits.open_count,
             "visits_evicted": self.visits.evicted,
+            "items_unattributed": self.attacher.items_unattributed,
+            "sightings_unplaced": self.attacher.sightings_unplaced,
             "events": dict(sorted(self.events_out.items())),
         }
 
@@ -145,12 +206,33 @@ class Pipeline:
             self._visit_events(self.visits.on_end(obs))
         elif isinstance(obs, DeviceSighting):
             self.counts["device_sighting"] += 1
+            self.attacher.on_sighting(obs, self.visits.open_visits())
         elif isinstance(obs, ItemEvent):
             self.counts["item_event"] += 1
+            self.attacher.on_item(obs, self.visits.open_visits())
 
     def _visit_events(self, events: list[VisitEvent]) -> None:
         for event in events:
             self.traffic.on_event(event)
+            if isinstance(event, VisitClosed):
+                self.characteristics.on_visit(event.record, self.models.model)
+                if self.visit_observer is not None:
+                    self.visit_observer(event.record)
+
+    def _noise(self, window_start: float) -> LaplaceNoise | None:
+        epsilon = self.config.privacy.epsilon
+        if epsilon is None:
+            return None
+        if self.noise_seed is None:
+            seed = secrets.randbits(64)
+        else:
+            key = f"{self.noise_seed}|{self.config.store.id}|{window_start}".encode()
+            seed = int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+        # One visit adds 1 to the visit count, 1 per axis and 1 per set it is in, in
+        # the store scope and in every zone it stayed in: that bounds the L1 change.
+        per_scope = 1 + len(AXES) + len(self.config.behaviour.characteristics)
+        sensitivity = per_scope * (1 + len(self.config.store.zones))
+        return LaplaceNoise(epsilon, sensitivity, np.random.default_rng(seed))
 
     def _publish_traffic(self, window: TrafficWindow) -> None:
         store = self.config.store
@@ -186,6 +268,41 @@ class Pipeline:
                 data=data,
             )
             self._emit("traffic", event)
+        self._publish_characteristics(window, span, part)
+
+    def _publish_characteristics(
+        self, window: TrafficWindow, span: dict[str, Any], part: list[object]
+    ) -> None:
+        store = self.config.store
+        model = self.models.model
+        counts = self.characteristics.take(window.start, model)
+        noise = self._noise(window.start)
+        for scope_id, scope_counts in counts.items():
+            zone = None if not scope_id else {"id": scope_id, "kind": self.layout.kind[scope_id]}
+            data = {
+                "store_id": store.id,
+                "gateway_id": store.gateway_id,
+                "window": span,
+                "zone": zone,
+                **characteristics_data(
+                    scope_counts, self.config.privacy.k, noise, classified=model is not None
+                ),
+                "model": None
+                if model is None
+                else {"name": model.name, "version": model.version, "sensors": list(model.sensors)},
+            }
+            data["privacy"] = data.pop("privacy")  # keep privacy last, as in traffic
+            event = envelope(
+                kind="characteristics",
+                store_id=store.id,
+                gateway_id=store.gateway_id,
+                key=[window.start, scope_id or "store", *part],
+                id_time=window.start,
+                time=window.observed_to,
+                subject=scope_id or "store",
+                data=data,
+            )
+            self._emit("characteristics", event)
 
     def _emit(self, topic: str, event: dict[str, Any]) -> None:
         self.events_out[topic] += 1

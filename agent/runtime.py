@@ -39,6 +39,8 @@ MAX_FUTURE_S = 60.0
 a sensor with a wrong clock must not open windows hours ahead."""
 RESTART_BACKOFF_S = (1.0, 60.0)
 """A crashed source is restarted after 1 s, doubling to at most a minute."""
+REPLAY_NOISE_SEED = 0
+"""Replays are for testing: their noise is reproducible and protects nothing."""
 CORE_WAKE_S = 0.2
 """The core wakes at least this often to advance the watermark on the wall clock."""
 
@@ -64,14 +66,18 @@ def replay(
     base_dir: str = ".",
     stop: threading.Event | None = None,
     on_progress: Callable[[float, int], None] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> ReplayResult:
     """Replay every configured source, merged by timestamp, to the sinks.
 
     ``on_progress(fraction, observations)`` is called about every 4096 observations.
+    A replay's privacy noise (if configured) is seeded from the store id, so the same
+    fixture gives the same bytes; a given ``pipeline`` replaces the default one.
     """
     stop = stop or threading.Event()
     sources = build_sources(config.sources, context_for(config, base_dir, replay=True))
-    pipeline = Pipeline(config, sinks)
+    if pipeline is None:
+        pipeline = Pipeline(config, sinks, noise_seed=REPLAY_NOISE_SEED)
     reorder_s = config.aggregation.reorder_s
     count = 0
     try:

@@ -44,7 +44,7 @@ def test_run_ends_when_every_source_has_ended(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "every source ended" in result.stderr
     events = read_jsonl(out.read_text())
-    store = [e["data"] for e in events if e["subject"] == "store"]
+    store = [e["data"] for e in events if e["subject"] == "store" and "traffic" in e["type"]]
     assert [s["window"]["start"][11:19] for s in store] == ["08:00:00", "08:01:00"]
     assert store[-1]["footfall"]["out"] is None or store[-1]["footfall"]["out"] >= 2
 
@@ -86,7 +86,7 @@ def test_sigterm_flushes_the_open_window_as_incomplete_and_exits_0(tmp_path: Pat
     events = read_jsonl(out.read_text())
     health = [e for e in events if e["type"] == "edge-agent.health.v1"]
     assert health and health[0]["data"]["sources"]["cam"]["state"] in ("running", "ended")
-    store = [e["data"] for e in events if e["subject"] == "store"]
+    store = [e["data"] for e in events if e["subject"] == "store" and "traffic" in e["type"]]
     assert len(store) == 1
     assert store[0]["window"]["complete"] is False, store[0]
     assert store[0]["window"]["observed_to"] == iso(base + 21)

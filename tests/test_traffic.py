@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.behaviour.models import ModelHolder
 from agent.cli import CollectSink
 from agent.config import AgentConfig, parse_config
 from agent.observations import Observation, TrackEnd, TrackPoint
@@ -60,12 +61,16 @@ def run(
 ) -> list[dict[str, Any]]:
     sink = CollectSink()
     cfg = cfg or config()
-    p = Pipeline(cfg, [sink])
+    p = Pipeline(cfg, [sink], models=ModelHolder(None))
     for obs in sorted(observations, key=lambda o: o.t):
         p.push(obs)
         p.advance(obs.t - cfg.aggregation.reorder_s)
     p.finish(end_of_input=end_of_input)
-    return [e["data"] | {"_id": e["id"], "_subject": e["subject"]} for e in sink.events]
+    return [
+        e["data"] | {"_id": e["id"], "_subject": e["subject"]}
+        for e in sink.events
+        if e["type"] == "edge-agent.traffic.v1"
+    ]
 
 
 def by(events: list[dict[str, Any]], subject: str, start: str) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def test_one_shopper_counts_in_out_and_dwell() -> None:
     events = run(shopper(1, T0, aisle_s=20), _k1())
     store = by(events, "store", "08:00:00")
     assert store["footfall"] == {"in": 1, "out": 1}
-    assert store["dwell_s"] == {"n": 1, "p50": 26.0, "p90": 26.0}
+    assert store["dwell_s"] == {"n": 1, "p50": 25.0, "p90": 25.0}  # first to last point
     aisle = by(events, "aisle", "08:00:00")
     assert aisle["footfall"] == {"in": 1, "out": 1}
     assert aisle["dwell_s"]["p50"] == 20.0
@@ -167,15 +172,46 @@ def test_ids_are_stable_and_partial_windows_get_their_own() -> None:
 
 
 def test_two_cameras_tracks_with_equal_ids_are_different_people() -> None:
-    obs = shopper(7, T0, aisle_s=10, source="cam-a") + shopper(7, T0, aisle_s=10, source="cam-b")
+    far = [
+        TrackPoint(o.t, o.source, o.track, o.x + 3.0, o.y + 4.0) if isinstance(o, TrackPoint) else o
+        for o in shopper(7, T0, aisle_s=10, source="cam-b")
+    ]
+    obs = shopper(7, T0, aisle_s=10, source="cam-a") + far
     store = by(run(obs, _k1()), "store", "08:00:00")
-    assert store["footfall"] == {"in": 2, "out": 2}
+    assert store["footfall"]["in"] == 1  # cam-b's person starts mid-store: not an entry
+    assert store["occupancy"]["mean"] is not None
+    assert store["footfall"]["out"] == 2
+
+
+def test_one_person_seen_by_two_overlapping_cameras_is_one_visit() -> None:
+    obs = shopper(7, T0, aisle_s=10, source="cam-a") + shopper(3, T0, aisle_s=10, source="cam-b")
+    store = by(run(obs, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 1, "out": 1}
+
+
+def test_a_track_lost_and_found_nearby_continues_its_visit() -> None:
+    first = [TrackPoint(T0 + i, "cam", 1, 1.0 + 0.5 * i, 1.0) for i in range(10)]
+    lost = [TrackEnd(T0 + 10, "cam", 1)]
+    # Reappears 3 s later, 2 m on: an occlusion, not a new shopper.
+    second = [TrackPoint(T0 + 13 + i, "cam", 2, 7.5 + 0.5 * i, 1.0) for i in range(10)]
+    second.append(TrackEnd(T0 + 23, "cam", 2))
+    store = by(run(first + lost + second, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 1, "out": 1}
+    assert store["dwell_s"]["p50"] == 22.0
+
+
+def test_people_walking_past_outside_the_door_are_not_visits() -> None:
+    outside = [TrackPoint(T0 + i, "cam", 1, -2.0 + 0.1 * i, -1.0) for i in range(30)]
+    events = run(outside, _k1())
+    store = by(events, "store", "08:00:00")
+    assert store["footfall"] == {"in": 0, "out": 0}
+    assert store["occupancy"] == {"end": 0, "mean": 0.0}
 
 
 def test_open_visit_cap_bounds_memory_and_counts_evictions() -> None:
     cfg = config(max_open_visits=10)
     sink = CollectSink()
-    p = Pipeline(cfg, [sink])
+    p = Pipeline(cfg, [sink], models=ModelHolder(None))
     for n in range(100):
         p.push(TrackPoint(T0 + n * 0.01, "cam", n, 5.0, 5.0))
     p.advance(T0 + 2)

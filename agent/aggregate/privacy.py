@@ -7,15 +7,20 @@ least k dwell times, mean occupancy needs at least k visits present.
 
 This protects against reading a small group off one event. It does not protect
 against differencing across fields or windows (for example occupancy carried
-from one window to the next); that is what calibrated noise is for.
+from one window to the next); that is what calibrated noise is for: with
+``privacy.epsilon`` set, every count of a characteristics window gets Laplace
+noise scaled to the most one visit can change them (see docs/privacy.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from agent.aggregate.characteristics import ScopeCounts
 from agent.aggregate.traffic import ScopeTraffic, TrafficWindow
 
 DWELL_PERCENTILES = (50, 90)
@@ -76,4 +81,62 @@ def traffic_data(window: TrafficWindow, scope: ScopeTraffic, k: int) -> dict[str
         "occupancy": occupancy,
         "dwell_s": dwell,
         "privacy": {"k": k, "suppressed": f.suppressed},
+    }
+
+
+class LaplaceNoise:
+    """Adds Laplace(sensitivity / epsilon) noise to a count, then rounds and clamps at 0.
+
+    Rounding and clamping are post-processing: they keep the guarantee.
+
+    Args:
+        epsilon: privacy budget of one window's release.
+        sensitivity: the most one visit can change the sum of all counts released
+            for a window (L1), so the whole window is epsilon-DP for one visit.
+        rng: the noise source; seeded from the OS in live mode.
+    """
+
+    def __init__(self, epsilon: float, sensitivity: float, rng: np.random.Generator) -> None:
+        if epsilon <= 0 or sensitivity <= 0:
+            raise ValueError("epsilon and sensitivity must be positive")
+        self.epsilon = epsilon
+        self.scale = sensitivity / epsilon
+        self.rng = rng
+
+    def __call__(self, count: int) -> int:
+        return max(0, round(count + float(self.rng.laplace(0.0, self.scale))))
+
+
+def characteristics_data(
+    counts: ScopeCounts,
+    k: int,
+    noise: Callable[[int], int] | None,
+    classified: bool,
+) -> dict[str, Any]:
+    """The privacy-filtered counts of one characteristics event.
+
+    ``classified`` is False when no behaviour model was available: segments are
+    then null without being listed as suppressed.
+    """
+    f = KFilter(k)
+
+    def release(path: str, value: int) -> int | None:
+        return f.count(path, noise(value) if noise is not None else value)
+
+    return {
+        "visits": release("visits", counts.visits),
+        "segments": {
+            name: release(f"segments.{name}", n) if classified else None
+            for name, n in counts.segments.items()
+        },
+        "characteristics": {
+            name: release(f"characteristics.{name}", n)
+            for name, n in counts.characteristics.items()
+        },
+        "privacy": {
+            "k": k,
+            "epsilon": getattr(noise, "epsilon", None),
+            "noise": "none" if noise is None else "laplace",
+            "suppressed": f.suppressed,
+        },
     }

@@ -1,10 +1,16 @@
 """The visit builder: camera tracks become anonymous visits with zone stays.
 
-A visit opens with a track's first point, follows it through the store's zones and
-closes at the track's end or after ``timeout_s`` without a point. What it hands on
-are visit events (opened, zone entered, zone left, closed) whose ``visit`` is a
-counter private to this process; the track id stays here and is forgotten when
-the visit closes.
+Cameras lose people (occlusion, a blind spot between two views) and hand them
+over where their views overlap, so one person is often several tracks. A new track
+continues an open visit instead of starting one when it appears where that visit
+is (another camera already follows it) or where it was lost a moment ago. A visit
+opens when it first settles in a store zone, so people walking past outside the
+door never become visits, and closes after its tracks have ended (plus a short
+grace for a re-appearance) or after ``timeout_s`` without a point.
+
+What leaves this module are visit events whose ``visit`` is a counter private to
+this process; track ids stay here and are forgotten when the visit closes. Items
+and phones are attached by ``agent.fusion.attach``.
 
 Example:
     >>> from agent.config import Zone
@@ -14,15 +20,17 @@ Example:
     >>> vb = VisitBuilder(StoreLayout([door]), timeout_s=30, max_open=100)
     >>> [type(e).__name__ for e in vb.on_point(TrackPoint(0.0, "cam", 1, 1.0, 1.0))]
     ['VisitOpened', 'ZoneEntered']
-    >>> [type(e).__name__ for e in vb.on_end(TrackEnd(5.0, "cam", 1))]
-    ['ZoneLeft', 'VisitClosed']
+    >>> vb.on_end(TrackEnd(5.0, "cam", 1)), [type(e).__name__ for e in vb.close_all()]
+    ([], ['ZoneLeft', 'VisitClosed'])
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agent.fusion.attach import Attachments
 from agent.observations import (
     TrackEnd,
     TrackPoint,
@@ -36,21 +44,54 @@ from agent.observations import (
 )
 from agent.store import StoreLayout
 
+TrackKey = tuple[str, int]
+
+STOP_RADIUS_M = 1.0
+"""Box jitter moves a standing person's foot point by tens of centimetres; a person
+who stays within a metre is standing, browsing a shelf."""
+STOP_MIN_S = 4.0
+"""Shorter pauses are walking hesitations, not stops to look at goods."""
+HANDOVER_M = 1.5
+"""Two cameras' floor positions of one person differ by calibration error and box
+jitter, well under this; two different people are rarely this close for long."""
+LIVE_S = 1.0
+"""A track updated this recently is live: a new track near it on another camera is a
+handover; a new track on the same camera is someone else."""
+STITCH_S = 5.0
+"""A lost person who reappears within this is the same person (occlusion, blind spot)."""
+DOOR_KINDS = frozenset({"entrance", "exit"})
+WALK_MPS = 1.5
+"""Brisk walking speed: how far a lost person can have gone per second of absence."""
+
 
 @dataclass
-class _OpenVisit:
+class OpenVisit:
+    """A person in view. Fusion-internal: never published or logged."""
+
     visit: int
     start: float
     last_t: float
     x: float
     y: float
-    entered: bool
-    zone: str | None
-    zone_since: float
+    primary: TrackKey
+    tracks: set[TrackKey]
+    primary_t: float = -math.inf  # last point from the primary track
+    opened: bool = False
+    entered: bool = False
+    zone: str | None = None
+    zone_since: float = 0.0
+    x0: float = 0.0
+    y0: float = 0.0
     path_m: float = 0.0
+    reach_m: float = 0.0
+    stops: int = 0
+    anchor: tuple[float, float, float] | None = None  # x, y, since: the current stop candidate
+    stop_counted: bool = False
+    ended_at: float | None = None  # every track of it has ended
     stays: list[ZoneStay] = field(default_factory=list)
     pending: str | None = None
     pending_since: float | None = None
+    attached: Attachments = field(default_factory=Attachments)
 
 
 class VisitBuilder:
@@ -58,7 +99,7 @@ class VisitBuilder:
 
     Args:
         layout: the store's zones.
-        timeout_s: a track unseen this long (event time) has left.
+        timeout_s: a visit unseen this long (event time) has left.
         max_open: most visits held at once; beyond it the stalest closes early and
             ``evicted`` counts it (seen in health).
         zone_confirm_s: a visit changes zone only after this long in the new one,
@@ -74,53 +115,120 @@ class VisitBuilder:
         self.zone_confirm_s = zone_confirm_s
         self.max_open = max_open
         self.evicted = 0
+        self.stitched = 0
         self._next_visit = 1
-        # Insertion order is kept as "least recently seen first": a visit is moved
-        # to the end on every point, so expiry only ever looks at the front.
-        self._open: dict[tuple[str, int], _OpenVisit] = {}
+        # Least recently seen first: a visit moves to the end on every point, so
+        # expiry only ever looks at the front.
+        self._open: dict[int, OpenVisit] = {}
+        self._by_track: dict[TrackKey, int] = {}
 
     @property
     def open_count(self) -> int:
         return len(self._open)
 
+    def open_visits(self) -> Iterator[OpenVisit]:
+        """Visits in the store now (not people seen only outside it)."""
+        return (v for v in self._open.values() if v.opened)
+
     def on_point(self, p: TrackPoint) -> list[VisitEvent]:
         key = (p.source, p.track)
-        events: list[VisitEvent] = []
-        v = self._open.pop(key, None)
-        zone = self.layout.zone_at(p.x, p.y)
-        if v is None:
-            entered = not self.layout.has_entrance or (
-                zone is not None and self.layout.kind[zone] == "entrance"
-            )
-            v = _OpenVisit(self._next_visit, p.t, p.t, p.x, p.y, entered, zone, p.t)
-            self._next_visit += 1
-            events.append(VisitOpened(p.t, v.visit, entered))
-            if zone is not None:
-                events.append(ZoneEntered(p.t, v.visit, zone))
-        else:
-            v.path_m += math.hypot(p.x - v.x, p.y - v.y)
-            v.x, v.y = p.x, p.y
-            if p.t > v.last_t:
-                v.last_t = p.t
-            events.extend(self._move(v, zone, p.t))
-        self._open[key] = v
+        vid = self._by_track.get(key)
+        if vid is None:
+            return self._new_track(key, p)
+        v = self._open.pop(vid)
+        self._open[vid] = v
+        v.last_t = max(v.last_t, p.t)
+        if key != v.primary:
+            if v.primary in v.tracks and p.t - v.primary_t < LIVE_S:
+                return []  # a second camera's view of the same person: keeps it alive
+            v.primary = key  # the camera that had it lost it: this one takes over
+        v.primary_t = p.t
+        return self._advance(v, p)
+
+    def _new_track(self, key: TrackKey, p: TrackPoint) -> list[VisitEvent]:
+        v = self._continues(key, p)
+        if v is not None:
+            self.stitched += 1
+            v.tracks.add(key)
+            v.ended_at = None
+            self._by_track[key] = v.visit
+            self._open[v.visit] = self._open.pop(v.visit)
+            if v.primary not in v.tracks or p.t - v.primary_t >= LIVE_S:
+                v.primary = key  # its own track was lost: follow the new one
+                v.last_t = max(v.last_t, p.t)
+                v.primary_t = p.t
+                return self._advance(v, p)
+            v.last_t = max(v.last_t, p.t)
+            return []
+        v = OpenVisit(
+            self._next_visit, p.t, p.t, p.x, p.y, key, {key}, primary_t=p.t, x0=p.x, y0=p.y
+        )
+        v.anchor = (p.x, p.y, p.t)
+        self._next_visit += 1
+        self._open[v.visit] = v
+        self._by_track[key] = v.visit
+        events = self._move(v, self.layout.zone_at(p.x, p.y), p.t)
         while len(self._open) > self.max_open:
             self.evicted += 1
-            stalest = next(iter(self._open))
-            events.extend(self._close(stalest, self._open[stalest].last_t))
+            events.extend(self._close(next(iter(self._open)), None))
         return events
 
-    def _move(self, v: _OpenVisit, zone: str | None, t: float) -> list[VisitEvent]:
+    def _continues(self, key: TrackKey, p: TrackPoint) -> OpenVisit | None:
+        """The open visit this new track is the continuation of, if any: the nearest."""
+        best: OpenVisit | None = None
+        best_d = math.inf
+        for v in self._open.values():
+            d = math.hypot(p.x - v.x, p.y - v.y)
+            gap = p.t - v.last_t
+            live = gap < LIVE_S and v.ended_at is None
+            if live:
+                # Handover between overlapping cameras; on one camera it is someone else.
+                if key[0] == v.primary[0] or d > HANDOVER_M:
+                    continue
+            elif gap > STITCH_S or d > HANDOVER_M + WALK_MPS * gap:
+                continue
+            elif v.zone is not None and self.layout.kind[v.zone] in DOOR_KINDS:
+                continue  # lost at the door: they left; whoever appears there is new
+            if d < best_d:
+                best, best_d = v, d
+        return best
+
+    def _advance(self, v: OpenVisit, p: TrackPoint) -> list[VisitEvent]:
+        v.path_m += math.hypot(p.x - v.x, p.y - v.y)
+        v.x, v.y = p.x, p.y
+        v.reach_m = max(v.reach_m, math.hypot(p.x - v.x0, p.y - v.y0))
+        self._track_stop(v, p)
+        return self._move(v, self.layout.zone_at(p.x, p.y), p.t)
+
+    @staticmethod
+    def _track_stop(v: OpenVisit, p: TrackPoint) -> None:
+        ax, ay, since = v.anchor if v.anchor is not None else (p.x, p.y, p.t)
+        if math.hypot(p.x - ax, p.y - ay) > STOP_RADIUS_M:
+            v.anchor, v.stop_counted = (p.x, p.y, p.t), False
+        elif not v.stop_counted and p.t - since >= STOP_MIN_S:
+            v.stops += 1
+            v.stop_counted = True
+
+    def _move(self, v: OpenVisit, zone: str | None, t: float) -> list[VisitEvent]:
         """Debounced zone change: confirmed once the new zone has held ``zone_confirm_s``."""
         if zone == v.zone:
             v.pending = v.pending_since = None
             return []
         if zone != v.pending or v.pending_since is None:
             v.pending, v.pending_since = zone, t
-        if t - v.pending_since < self.zone_confirm_s:
+        first = not v.opened and zone is not None and v.stays == [] and v.zone is None
+        if not first and t - v.pending_since < self.zone_confirm_s:
             return []
         since = v.pending_since
         events: list[VisitEvent] = []
+        if not v.opened:
+            if zone is None:
+                return []
+            v.opened = True
+            v.entered = not self.layout.has_entrance or self.layout.kind[zone] == "entrance"
+            v.start = since
+            v.x0, v.y0, v.path_m, v.reach_m, v.stops = v.x, v.y, 0.0, 0.0, 0
+            events.append(VisitOpened(since, v.visit, v.entered))
         if v.zone is not None:
             stay = ZoneStay(v.zone, v.zone_since, since)
             v.stays.append(stay)
@@ -132,38 +240,59 @@ class VisitBuilder:
         return events
 
     def on_end(self, e: TrackEnd) -> list[VisitEvent]:
-        v = self._open.get((e.source, e.track))
-        if v is None:
+        """A track ended; its visit closes once every track of it has, after a grace."""
+        key = (e.source, e.track)
+        vid = self._by_track.pop(key, None)
+        if vid is None:
             return []
-        return self._close((e.source, e.track), max(v.last_t, e.t))
+        v = self._open[vid]
+        v.tracks.discard(key)
+        if not v.tracks:
+            v.ended_at = v.last_t
+        return []
 
     def expire(self, watermark: float) -> list[VisitEvent]:
-        """Close every visit unseen since ``watermark - timeout_s``; it left at its last point."""
+        """Close visits that left: ended and not picked up again, or silent too long."""
         events: list[VisitEvent] = []
         while self._open:
-            key = next(iter(self._open))
-            v = self._open[key]
-            if v.last_t + self.timeout_s > watermark:
+            vid = next(iter(self._open))
+            v = self._open[vid]
+            ended = v.ended_at is not None and v.ended_at + STITCH_S <= watermark
+            if not ended and v.last_t + self.timeout_s > watermark:
                 break
-            events.extend(self._close(key, v.last_t))
+            events.extend(self._close(vid, v.last_t))
         return events
 
     def close_all(self) -> list[VisitEvent]:
         """End of input: every open visit left at its last point."""
         events: list[VisitEvent] = []
-        for key in list(self._open):
-            events.extend(self._close(key, self._open[key].last_t))
+        for vid in list(self._open):
+            events.extend(self._close(vid, None))
         return events
 
-    def _close(self, key: tuple[str, int], t: float) -> list[VisitEvent]:
-        v = self._open.pop(key)
+    def _close(self, vid: int, t: float | None) -> list[VisitEvent]:
+        v = self._open.pop(vid)
+        for key in v.tracks:
+            self._by_track.pop(key, None)
+        if not v.opened:
+            return []  # only ever seen outside the store's zones
+        t = v.last_t if t is None else t
         events: list[VisitEvent] = []
         if v.zone is not None:
             stay = ZoneStay(v.zone, v.zone_since, t)
             v.stays.append(stay)
             events.append(ZoneLeft(t, v.visit, stay))
         record = Visit(
-            start=v.start, end=t, entered=v.entered, stays=tuple(v.stays), path_m=v.path_m
+            start=v.start,
+            end=t,
+            entered=v.entered,
+            stays=tuple(v.stays),
+            path_m=v.path_m,
+            reach_m=v.reach_m,
+            stops=v.stops,
+            items=tuple(v.attached.items),
+            device=v.attached.device(),
+            sensors=frozenset({"camera", *v.attached.sensors}),
         )
         events.append(VisitClosed(t, v.visit, record))
         return events

@@ -52,6 +52,12 @@ class RecordedSourceConfig(Model):
         title="File",
         description="JSON lines of recorded observations (relative to the config file).",
     )
+    sensors: list[Literal["camera", "wifi", "rfid"]] = Field(
+        default_factory=list,
+        title="Stands for",
+        description="Which live feeds the recording stands for; decides which behaviour "
+        "model applies and which features are missing rather than zero.",
+    )
 
 
 class RecordError(ValueError):

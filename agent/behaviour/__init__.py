@@ -1,0 +1,1 @@
+"""Behaviour: characteristic-set rules and the ONNX models that classify visits."""

@@ -1,0 +1,197 @@
+"""The feature vector of a closed visit: named, versioned, NaN where a sensor is missing.
+
+The behaviour models are trained on exactly this vector; ``FEATURE_SCHEMA`` is
+checked against each model's manifest entry so a model trained on another
+definition is refused instead of silently misread.
+
+A feature is NaN when the store has no sensor that could observe it (no RFID
+readers: every item feature is NaN) or when it is undefined for the visit (the
+share of premium items of a visit that handled none). Zero always means "observed,
+and there were none".
+
+Example:
+    >>> from agent.observations import Visit, ZoneStay
+    >>> v = Visit(start=0, end=100, entered=True, path_m=50.0, reach_m=20.0, stops=2,
+    ...           stays=(ZoneStay("a", 0, 60), ZoneStay("p", 60, 100)))
+    >>> f = visit_features(v, {"a": "aisle", "p": "promo"}, SensorSet(True, False, False))
+    >>> value, tortuosity = FEATURE_INDEX["dwell_share_value"], FEATURE_INDEX["tortuosity"]
+    >>> round(float(f[value]), 3), float(f[tortuosity])
+    (0.4, 1.25)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.observations import Visit
+
+FEATURE_SCHEMA = 1
+"""Bump on any change to the names, order or meaning below; retrain the models."""
+
+NAN = math.nan
+
+CAMERA_FEATURES = (
+    "duration_s",
+    "path_m",
+    "reach_m",
+    "tortuosity",
+    "speed_mps",
+    "zones_distinct",
+    "zone_changes",
+    "revisits",
+    "stops",
+    "stops_per_min",
+    "max_stay_s",
+    "dwell_share_aisle",
+    "dwell_share_value",
+    "dwell_share_fitting_room",
+    "dwell_share_checkout",
+    "checkout_visited",
+)
+RFID_FEATURES = (
+    "picks",
+    "returns",
+    "fitting_room_items",
+    "purchases",
+    "return_ratio",
+    "kept_ratio",
+    "promo_item_share",
+    "premium_item_share",
+    "budget_item_share",
+    "categories_handled",
+)
+WIFI_FEATURES = (
+    "device_linked",
+    "device_sightings_per_min",
+    "device_data_share",
+)
+FEATURES: tuple[str, ...] = CAMERA_FEATURES + RFID_FEATURES + WIFI_FEATURES
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
+
+VALUE_ZONES = frozenset({"promo", "clearance"})
+AISLE_ZONES = frozenset({"aisle", "shelf"})
+
+
+@dataclass(frozen=True)
+class SensorSet:
+    """Which kinds of feed the store has: decides NaN versus zero."""
+
+    camera: bool
+    rfid: bool
+    wifi: bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n in ("camera", "rfid", "wifi") if getattr(self, n))
+
+
+def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) -> list[float]:
+    """The feature values of one visit, in ``FEATURES`` order, as a plain list.
+
+    Plain Python on purpose: a visit's features are a few dozen numbers, and
+    building a list and converting a whole batch at once is several times faster
+    than writing into a numpy row per visit (see bench/behaviour.py).
+    """
+    duration = max(visit.end - visit.start, 1e-3)
+    minutes = duration / 60.0
+    row: list[float] = []
+    if sensors.camera:
+        aisle = value = fitting = checkout = 0.0
+        longest = 0.0
+        zones = set()
+        visited_checkout = 0.0
+        for stay in visit.stays:
+            zones.add(stay.zone)
+            d = stay.leave - stay.enter
+            longest = max(longest, d)
+            kind = zone_kinds.get(stay.zone)
+            if kind in AISLE_ZONES:
+                aisle += d
+            elif kind in VALUE_ZONES:
+                value += d
+            elif kind == "fitting_room":
+                fitting += d
+            elif kind == "checkout":
+                checkout += d
+                visited_checkout = 1.0
+        changes = len(visit.stays)
+        row += [
+            duration,
+            visit.path_m,
+            visit.reach_m,
+            # A walk straight to the farthest point and back scores 1; wandering more.
+            visit.path_m / max(2.0 * visit.reach_m, 1.0),
+            visit.path_m / duration,
+            len(zones),
+            changes,
+            changes - len(zones),
+            visit.stops,
+            visit.stops / minutes,
+            longest,
+            aisle / duration,
+            value / duration,
+            fitting / duration,
+            checkout / duration,
+            visited_checkout,
+        ]
+    else:
+        row += [NAN] * len(CAMERA_FEATURES)
+    if sensors.rfid:
+        picks = returns = tried = bought = handled = promo = premium = budget = 0
+        categories = set()
+        for item in visit.items:
+            action = item.action
+            if action == "returned":
+                returns += 1
+                continue
+            if action == "fitting_room":
+                tried += 1
+                continue
+            if action == "picked":
+                picks += 1
+            else:
+                bought += 1
+            handled += 1
+            product = item.product
+            categories.add(product.category)
+            promo += product.promo
+            premium += product.price_tier == "premium"
+            budget += product.price_tier == "budget"
+        row += [
+            picks,
+            returns,
+            tried,
+            bought,
+            returns / picks if picks else 0.0,
+            1.0 - returns / picks if picks else NAN,
+            promo / handled if handled else NAN,
+            premium / handled if handled else NAN,
+            budget / handled if handled else NAN,
+            len(categories),
+        ]
+    else:
+        row += [NAN] * len(RFID_FEATURES)
+    device = visit.device
+    if not sensors.wifi:
+        row += [NAN] * len(WIFI_FEATURES)
+    elif device is None:
+        row += [0.0, NAN, NAN]
+    else:
+        row += [1.0, device.sightings / minutes, device.data_frames / device.sightings]
+    return row
+
+
+def visit_features(
+    visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet
+) -> npt.NDArray[np.float32]:
+    """The feature vector of one visit, in ``FEATURES`` order."""
+    return np.array(feature_row(visit, zone_kinds, sensors), dtype=np.float32)
+
+
+def feature_matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:
+    """Stack feature rows into the model's float32 input, N x len(FEATURES)."""
+    return np.array(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))

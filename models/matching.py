@@ -1,0 +1,88 @@
+"""Replay a simulated fixture through the agent and pair its visits with the truth.
+
+The agent's visits are anonymous by design, so a visit is matched to the simulated
+shopper whose zone stays it overlaps most in time (greedy, one to one). Visits of
+staff, passers-by and unmatched fragments are left out of training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agent.aggregate.characteristics import MIN_VISIT_S
+from agent.behaviour.models import ModelHolder
+from agent.config import load_config
+from agent.fusion.features import SensorSet, visit_features
+from agent.observations import Visit
+from agent.pipeline import Pipeline
+from agent.runtime import replay
+
+MIN_MATCH_SHARE = 0.5
+"""A visit is that shopper's only if they shared zones for half the visit or more."""
+
+
+@dataclass
+class VisitSample:
+    visit: Visit
+    zone_kinds: dict[str, str]
+    labels: dict[str, bool]
+    person: int
+    recording: str
+
+    def features(self, sensors: SensorSet) -> np.ndarray:
+        return visit_features(self.visit, self.zone_kinds, sensors)
+
+
+def _overlap(visit: Visit, zones: list[dict]) -> float:
+    total = 0.0
+    for stay in visit.stays:
+        for z in zones:
+            if z["zone"] == stay.zone:
+                total += max(0.0, min(stay.leave, z["leave"]) - max(stay.enter, z["enter"]))
+    return total
+
+
+def collect_samples(fixture: Path) -> list[VisitSample]:
+    config = load_config(fixture / "fixture.toml")
+    visits: list[Visit] = []
+    pipeline = Pipeline(config, [], models=ModelHolder(None), visit_observer=visits.append)
+    replay(config, [], base_dir=str(fixture), pipeline=pipeline)
+    persons = [
+        p
+        for p in map(json.loads, (fixture / "truth.jsonl").read_text().splitlines())
+        if p.get("type") == "person" and p.get("kind") == "shopper" and p.get("labels")
+    ]
+    kinds = {z.id: z.kind for z in config.store.zones}
+    eligible = [v for v in visits if v.entered and v.duration_s >= MIN_VISIT_S]
+    pairs = []
+    for vi, v in enumerate(eligible):
+        for pi, p in enumerate(persons):
+            left = math.inf if p["left"] is None else p["left"]  # still inside at the end
+            first = -math.inf if p["first_seen"] is None else p["first_seen"]
+            if left < v.start or first > v.end:
+                continue
+            score = _overlap(v, p["zones"])
+            if score >= MIN_MATCH_SHARE * v.duration_s:
+                pairs.append((score, vi, pi))
+    pairs.sort(reverse=True)
+    used_v: set[int] = set()
+    used_p: set[int] = set()
+    samples = []
+    for _, vi, pi in pairs:
+        if vi in used_v or pi in used_p:
+            continue
+        used_v.add(vi)
+        used_p.add(pi)
+        p = persons[pi]
+        samples.append(VisitSample(eligible[vi], kinds, p["labels"], p["person"], fixture.name))
+    print(
+        f"{fixture.name}: {len(visits)} visits, {len(eligible)} eligible, "
+        f"{len(persons)} shoppers, {len(samples)} matched",
+        flush=True,
+    )
+    return samples

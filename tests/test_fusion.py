@@ -1,0 +1,138 @@
+"""Fusion: items and phones go to the right visit; features say missing, not zero."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from agent.behaviour.rules import DEFAULT_RULES, CharacteristicRule
+from agent.config import Zone
+from agent.fusion.attach import MIN_DEVICE_HITS, Attacher
+from agent.fusion.features import FEATURE_INDEX, FEATURES, SensorSet, visit_features
+from agent.fusion.visits import VisitBuilder
+from agent.observations import (
+    DeviceSighting,
+    ItemEvent,
+    Product,
+    TrackEnd,
+    TrackPoint,
+    Visit,
+    VisitClosed,
+    VisitEvent,
+    ZoneStay,
+)
+from agent.store import StoreLayout
+
+ZONES = [
+    Zone(id="door", kind="entrance", polygon=[(0, 0), (2, 0), (2, 2), (0, 2)]),
+    Zone(id="shelf", kind="aisle", polygon=[(2, 0), (6, 0), (6, 6), (2, 6)]),
+    Zone(id="promo", kind="promo", polygon=[(6, 0), (10, 0), (10, 6), (6, 6)]),
+]
+PROTEIN = Product("05012345678900", "protein", "premium", False)
+
+
+def closed(events: list[VisitEvent]) -> list[Visit]:
+    return [e.record for e in events if isinstance(e, VisitClosed)]
+
+
+class Store:
+    """A visit builder and an attacher driven the way the pipeline drives them."""
+
+    def __init__(self, sensor_zones: dict[str, str] | None = None) -> None:
+        self.visits = VisitBuilder(StoreLayout(ZONES), timeout_s=10, max_open=100)
+        self.attacher = Attacher(sensor_zones or {})
+        self.done: list[Visit] = []
+
+    def point(self, t: float, track: int, x: float, y: float) -> None:
+        self.done += closed(self.visits.on_point(TrackPoint(t, "cam", track, x, y)))
+
+    def item(self, t: float, zone: str, action: str = "picked") -> bool:
+        event = ItemEvent(t, "rfid", zone, action, PROTEIN)  # type: ignore[arg-type]
+        return self.attacher.on_item(event, self.visits.open_visits())
+
+    def sighting(self, t: float, token: str, kind: str = "probe") -> None:
+        s = DeviceSighting(t, "wifi-1", token, -50.0, kind, True)  # type: ignore[arg-type]
+        self.attacher.on_sighting(s, self.visits.open_visits())
+
+    def finish(self) -> list[Visit]:
+        self.done += closed(self.visits.close_all())
+        return self.done
+
+
+def test_item_goes_to_the_person_standing_at_the_shelf_not_the_one_walking_in() -> None:
+    s = Store()
+    for t in range(20):  # shopper 1 browses the shelf from t=2
+        s.point(t, 1, 1.0 if t < 2 else 4.0, 1.0 if t < 2 else 3.0)
+    for t in range(15, 20):  # shopper 2 walks in at t=17
+        s.point(t, 2, 1.0 if t < 17 else 4.5, 1.0 if t < 17 else 3.5)
+    assert s.item(19.5, "shelf")
+    assert not s.item(19.6, "promo")  # nobody there: counted, not guessed
+    assert s.attacher.items_unattributed == 1
+    by_start = {v.start: v for v in s.finish()}
+    assert len(by_start[0].items) == 1
+    assert by_start[15].items == ()
+
+
+def test_phone_goes_with_the_visit_it_shared_zones_with_all_along() -> None:
+    s = Store({"wifi-1": "shelf", "wifi-2": "promo"})
+    for t in range(60):
+        s.point(t, 1, 4.0, 3.0)  # shopper 1 at the shelf the whole time
+        if t % 5 == 0:
+            s.sighting(t, "aaaaaaaaaaaaaaaa", kind="data" if t % 10 == 0 else "probe")
+    for t in range(30, 33):  # shopper 2 passes through briefly: shares 1 sighting
+        s.point(t, 2, 4.0, 1.0)
+    visits = {v.start: v for v in s.finish()}
+    mine = visits[0].device
+    assert mine is not None
+    assert mine.sightings == 12
+    assert mine.data_frames == 6
+    assert visits[30].device is None  # below MIN_DEVICE_HITS shared sightings
+    assert MIN_DEVICE_HITS > 1
+
+
+def test_features_distinguish_missing_sensor_from_zero() -> None:
+    visit = Visit(
+        start=0.0,
+        end=120.0,
+        entered=True,
+        path_m=30.0,
+        reach_m=10.0,
+        stops=3,
+        stays=(ZoneStay("door", 0, 10), ZoneStay("shelf", 10, 80), ZoneStay("promo", 80, 120)),
+    )
+    kinds = {z.id: z.kind for z in ZONES}
+    camera_only = visit_features(visit, kinds, SensorSet(True, False, False))
+    with_rfid = visit_features(visit, kinds, SensorSet(True, True, True))
+    assert math.isnan(camera_only[FEATURE_INDEX["picks"]])
+    assert with_rfid[FEATURE_INDEX["picks"]] == 0.0  # observed: none picked
+    assert math.isnan(with_rfid[FEATURE_INDEX["premium_item_share"]])  # undefined: no items
+    assert with_rfid[FEATURE_INDEX["device_linked"]] == 0.0
+    assert with_rfid[FEATURE_INDEX["dwell_share_value"]] == np.float32(40 / 120)
+    assert with_rfid[FEATURE_INDEX["stops_per_min"]] == np.float32(1.5)
+    assert len(with_rfid) == len(FEATURES)
+
+
+def test_stops_count_standing_still_despite_box_jitter() -> None:
+    s = Store()
+    rng = np.random.default_rng(1)
+    t = 0.0
+    for x in np.linspace(1.0, 4.0, 8):  # walk in
+        s.point(t, 1, float(x), 1.0)
+        t += 0.5
+    for _ in range(20):  # stand for 10 s, feet jittering by ~20 cm
+        s.point(t, 1, 4.0 + rng.normal(0, 0.2), 3.0 + rng.normal(0, 0.2))
+        t += 0.5
+    s.visits.on_end(TrackEnd(t, "cam", 1))
+    [visit] = s.finish()
+    assert visit.stops == 1
+
+
+def test_characteristic_rules_are_data() -> None:
+    item = ItemEvent(1.0, "r", "shelf", "purchased", PROTEIN)
+    visit = Visit(start=0, end=60, entered=True, stays=(), path_m=0, items=(item,) * 4)
+    rules = {r.name: r for r in DEFAULT_RULES}
+    assert rules["fitness"].matches(visit)
+    assert not rules["small_basket"].matches(visit)  # four items: not a small basket
+    organic = CharacteristicRule(name="organic", categories=["organic"])
+    assert not organic.matches(visit)
