@@ -15,7 +15,7 @@ from agent.sim.calibration import DEFAULT
 from agent.sim.catalogue import Catalogue
 from agent.sim.fixture import load_store
 from agent.sim.layout import StoreLayout
-from agent.sim.people import AXES, arrivals, draw_traits
+from agent.sim.people import AXES, Person, arrivals, draw_traits
 from agent.sim.plan import Leg, shopper_plan
 
 STORE = Path(__file__).resolve().parent.parent / "fixtures" / "high-street-fashion" / "store.toml"
@@ -29,6 +29,8 @@ MAX_SINGLE_FEATURE_ACCURACY = 0.9
 @dataclass
 class PlanStats:
     labels: dict[str, bool]
+    sets: tuple[str, ...]
+    categories: list[str]  # of the items picked
     zones: int
     dwell_s: float
     picks: int
@@ -42,14 +44,17 @@ class PlanStats:
     bought: int
 
 
-def _stats(labels: dict[str, bool], legs: list[Leg], promo: set[str]) -> PlanStats:
+def _stats(person: Person, legs: list[Leg], promo: set[str]) -> PlanStats:
     actions = [a for leg in legs for a in leg.actions]
     stops = [leg for leg in legs if leg.kind == "stop"]
     fitting = [leg for leg in legs if leg.kind == "fitting"]
     tried = sum(1 for a in actions if a.action == "fitting_room")
     left_in_room = sum(1 for leg in fitting for a in leg.actions if a.action == "returned")
+    assert person.traits is not None
     return PlanStats(
-        labels=labels,
+        labels=person.labels,
+        sets=person.traits.sets,
+        categories=[a.item.product.category for a in actions if a.action == "picked"],
         zones=len({leg.zone for leg in legs if leg.kind == "stop"}),
         dwell_s=sum(leg.dwell_s for leg in legs if leg.kind == "stop"),
         picks=sum(1 for a in actions if a.action == "picked"),
@@ -82,7 +87,7 @@ def plans() -> list[PlanStats]:
         legs = shopper_plan(person, layout, catalogue, DEFAULT)
         for item in catalogue.items:  # restock: every shopper meets a full shelf
             item.taken = False
-        out.append(_stats(person.labels, legs, promo))
+        out.append(_stats(person, legs, promo))
     assert len(out) == SHOPPERS
     return out
 
@@ -148,6 +153,22 @@ def test_axes_move_behaviour_the_calibrated_way(plans: list[PlanStats]) -> None:
     kept = sum(p.kept_after_fitting for p in plans)
     assert tried > 100
     assert abs(kept / tried - DEFAULT.fitting_keep) < 0.07
+
+
+def test_characteristic_sets_show_in_what_is_picked(plans: list[PlanStats]) -> None:
+    for need, category in (("childrens", "childrens"), ("formal_wear", "formal_wear")):
+        having = [p for p in plans if need in p.sets]
+        others = [p for p in plans if need not in p.sets]
+
+        def share(group: list[PlanStats], category: str = category) -> float:
+            picked = [c for p in group for c in p.categories]
+            return sum(c == category for c in picked) / max(1, len(picked))
+
+        assert share(having) > 1.5 * share(others), need
+        assert share(others) > 0  # others still pick some: sets overlap, never a rule
+    small = [len(p.categories) for p in plans if "small_basket" in p.sets]
+    rest = [len(p.categories) for p in plans if "small_basket" not in p.sets]
+    assert _mean(small) < 0.8 * _mean(rest)
 
 
 def test_no_axis_is_separable_by_one_feature(plans: list[PlanStats]) -> None:

@@ -55,6 +55,8 @@ class Calibration:
     picks_base: float = 0.30
     picks_per_indecisive: float = 0.55
     picks_per_showroomer: float = 0.35
+    small_basket_picks: float = 0.6
+    """Solo and small households pick fewer items (assumption)."""
     return_base: float = 0.10
     return_per_indecisive: float = 0.50
     """A decisive shopper still returns about one pick in ten."""

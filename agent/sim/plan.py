@@ -143,7 +143,7 @@ def shopper_plan(
         cal.picks_base
         + cal.picks_per_indecisive * traits.indecisive
         + cal.picks_per_showroomer * traits.showroom
-    )
+    ) * (cal.small_basket_picks if "small_basket" in traits.sets else 1.0)
     p_return = cal.return_base + cal.return_per_indecisive * traits.indecisive
     p_detour = cal.detour_base + cal.detour_per_wander * traits.wander
     for area in zones:
