@@ -160,8 +160,9 @@ def story_truth(rng: random.Random, s: ReadScript, tag: str) -> list[tuple[str, 
             s.stay(tag, 3, t, end, rssi=-47.0)
             truth.append(("fitting_room", "fitting"))
             state = "fitting"
-        elif step == "shelf":
+        elif step == "shelf":  # rests long enough to count as returned
             port, zone = rng.choice(shelves)
+            end = t + rng.uniform(Thresholds().return_settle_s + 5.0, 60.0)
             s.stay(tag, port, t, end, rssi=-50.0)
             truth.append(("returned", zone))
             state = "shelf"
@@ -215,3 +216,24 @@ def test_per_tag_candidate_zones_are_bounded() -> None:
     for i in range(100):  # one tag heard on 100 different antennas once each
         tracker.observe("tag", i * 0.01, Antenna(f"z{i}", "shelf"), -70.0, lambda _: product)
     assert len(tracker._tags["tag"].runs) <= 4
+
+
+def test_item_held_while_browsing_another_shelf_is_not_returned() -> None:
+    x = epc(7)
+    s = background(ReadScript(seed=13), 120.0)
+    s.stay(x, 1, 0.0, 20.0)
+    s.stay(x, 2, 30.0, 30.0 + Thresholds().return_settle_s - 5.0)  # held at shelf b a while
+    s.stay(x, 4, 70.0, 90.0)
+    assert actions(run(s.sorted_reads())) == [("picked", "shelf-a"), ("purchased", "till")]
+
+
+def test_aggregated_reports_count_every_read_they_stand_for() -> None:
+    """A reader reporting each tag once a second with its seen count (Zebra reportFilter)."""
+    x = epc(8)
+    reads = [TagRead(float(t), epc(91), 2, -55.0, 3) for t in range(60)]  # busy reader
+    reads += [TagRead(float(t), x, 1, -50.0, 3) for t in range(0, 20)]
+    reads += [TagRead(30.0 + t, x, 4, -45.0, 4) for t in range(3)]  # three reports at the till
+    reads.sort(key=lambda r: r.t)
+    assert actions(run(reads)) == [("picked", "shelf-a"), ("purchased", "till")]
+    one_each = [r._replace(seen=1) for r in reads]  # the same reports, one read each
+    assert actions(run(one_each)) == [("picked", "shelf-a")]

@@ -51,21 +51,29 @@ class InteractionConfig(Model):
         description="Reads in one zone before that zone can claim a tag.",
     )
     settle_s: float = Field(
-        default=3.0,
+        default=2.0,
         ge=0,
         le=600,
         title="Settle time",
         description="Seconds those reads must span: an item resting, not carried past.",
     )
+    return_settle_s: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        title="Return settle time",
+        description="Seconds a handled item must rest on a shelf before it counts as "
+        "returned there (a shopper holding it while browsing that shelf is not a return).",
+    )
     miss_tolerance_s: float = Field(
-        default=2.0,
+        default=3.0,
         gt=0,
         le=600,
         title="Miss tolerance",
         description="Longest gap between reads of a tag that still counts as continuous.",
     )
     absent_after_s: float = Field(
-        default=3.0,
+        default=4.0,
         gt=0,
         le=600,
         title="Absent after",

@@ -5,7 +5,7 @@ varying RSSI, misses, duplicates, and cross-reads (a neighbouring antenna hearin
 the tag weakly). Interactions are changes of where a tag *rests*:
 
     NEW ──settles on shelf──► SHELF ──silent absent_after_s──► CARRIED
-    SHELF/CARRIED/FITTING ──settles on shelf──► SHELF          (returned)
+    SHELF/CARRIED/FITTING ──rests on shelf──► SHELF            (returned)
     any ──settles in fitting room──► FITTING                   (fitting_room)
     FITTING ──silent absent_after_s──► CARRIED                 (no event)
     any ──settles at checkout──► SOLD                          (purchased; final)
@@ -16,9 +16,12 @@ first settling on a shelf emits nothing: it was there when the reader started.
 
 "Settles" means a run of reads in one zone, each within ``miss_tolerance_s`` of
 the previous, of at least ``settle_reads`` reads spanning ``settle_s``: a shopper
-walking past a shelf with an item gives a short burst, a returned item rests.
-While the tag's current zone still hears it, another zone claims the tag only if
-its smoothed RSSI is ``hysteresis_db`` stronger: that is what stops cross-reads.
+walking past a shelf with an item gives a short burst. A handled item counts as
+returned only after resting ``return_settle_s`` on a shelf, because a shopper
+holding it while browsing another rail looks, to the antenna, like a resting tag.
+A report that stands for several reads (``seen``) counts as that many. While the
+tag's current zone still hears it, another zone claims the tag only if its
+smoothed RSSI is ``hysteresis_db`` stronger: that is what stops cross-reads.
 
 Time is event time: the latest read's timestamp on this reader. A gap longer than
 ``outage_gap_s`` with no read at all means the reader (not the tags) was away, so
@@ -28,8 +31,8 @@ beyond ``max_tags`` the least recently read tag is dropped and counted.
 
 ``picked`` carries the time of the last read on the shelf, so it reaches the core
 up to ``absent_after_s`` (plus one sweep) late; the core's reorder allowance must
-be longer (it is 5 s by default, the threshold 3 s). Other events carry the time
-of the read that decided them.
+be longer (it is 5 s by default, the threshold 4 s). Other events carry the time
+of the read that decided them, so they are never late.
 
 Example:
     >>> from agent.observations import Product
@@ -87,6 +90,8 @@ class Thresholds:
     Args:
         settle_reads: reads in a run before a zone can claim a tag.
         settle_s: span of that run, seconds: a rest, not a walk past.
+        return_settle_s: span of a run on a shelf before a handled tag counts as
+            returned there (a shopper holding it while browsing that shelf is not).
         miss_tolerance_s: longest gap inside a run; a longer one starts a new run.
         absent_after_s: silence on the current zone after which the tag has left it.
         hysteresis_db: RSSI margin a zone needs to take a tag its zone still hears.
@@ -96,9 +101,10 @@ class Thresholds:
     """
 
     settle_reads: int = 4
-    settle_s: float = 3.0
-    miss_tolerance_s: float = 2.0
-    absent_after_s: float = 3.0
+    settle_s: float = 2.0
+    return_settle_s: float = 20.0
+    miss_tolerance_s: float = 3.0
+    absent_after_s: float = 4.0
     hysteresis_db: float = 6.0
     outage_gap_s: float = 10.0
     tag_ttl_s: float = 1800.0
@@ -110,10 +116,10 @@ class _Run:
 
     __slots__ = ("count", "last", "rssi", "start")
 
-    def __init__(self, t: float, rssi: float | None) -> None:
+    def __init__(self, t: float, rssi: float | None, count: int) -> None:
         self.start = t
         self.last = t
-        self.count = 1
+        self.count = count
         self.rssi = rssi
 
 
@@ -188,6 +194,7 @@ class InteractionTracker:
         where: Antenna,
         rssi: float | None,
         resolve: Callable[[str], Product],
+        count: int = 1,
     ) -> None:
         """Feed one read.
 
@@ -198,6 +205,8 @@ class InteractionTracker:
             rssi: signal strength in dBm, when the reader reports it.
             resolve: the tag's product from its key; called only when the tag is
                 new (first read, or first since it expired or was evicted).
+            count: reads this report stands for (a reader that aggregates reports
+                per period says how often it heard the tag).
         """
         th = self.th
         if t > self.now:
@@ -229,23 +238,27 @@ class InteractionTracker:
                 return
             if t - max(tag.home_last, self._resume) > th.absent_after_s:
                 self._left_home(key, tag)
-        self._run(key, tag, t, where, rssi)
+        self._run(key, tag, t, where, rssi, count)
 
-    def _run(self, key: str, tag: _Tag, t: float, where: Antenna, rssi: float | None) -> None:
+    def _run(
+        self, key: str, tag: _Tag, t: float, where: Antenna, rssi: float | None, count: int
+    ) -> None:
         th = self.th
         runs = tag.runs
         run = runs.get(where.zone)
         if run is None or t - run.last > th.miss_tolerance_s:
             if run is None and len(runs) >= MAX_RUNS_PER_TAG:
                 del runs[min(runs, key=lambda z: runs[z].last)]
-            run = runs[where.zone] = _Run(t, rssi)
+            run = runs[where.zone] = _Run(t, rssi, count)
         else:
-            run.count += 1
+            run.count += count
             if t > run.last:
                 run.last = t
             run.rssi = _smooth(run.rssi, rssi)
         if run.count < th.settle_reads or run.last - run.start < th.settle_s:
             return
+        if where.role == "shelf" and tag.state != NEW and run.last - run.start < th.return_settle_s:
+            return  # back on a shelf only once it rests there: not held by a browsing shopper
         if tag.home is not None and t - tag.home_last <= th.miss_tolerance_s:
             # The current zone still hears the tag: only a clearly stronger zone wins.
             if run.rssi is None or tag.home_rssi is None:

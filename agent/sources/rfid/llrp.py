@@ -26,7 +26,14 @@ from sllurp.llrp import THREAD_NAME_PREFIX, LLRPReaderClient, LLRPReaderConfig
 
 from agent.sources.rfid.config import LlrpConfig
 from agent.sources.rfid.feed import Problems, ReadFeed
-from agent.sources.rfid.reads import ReadError, TagRead, antenna_field, epc_hex_field, rssi_field
+from agent.sources.rfid.reads import (
+    ReadError,
+    TagRead,
+    antenna_field,
+    count_field,
+    epc_hex_field,
+    rssi_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,7 @@ def parse_tag_report(tag: Any) -> TagRead:
         epc,
         antenna_field(tag["AntennaID"], "AntennaID"),
         rssi_field(tag.get("PeakRSSI"), "PeakRSSI"),
+        count_field(tag.get("TagSeenCount"), "TagSeenCount"),
     )
 
 

@@ -11,7 +11,7 @@ Example:
     >>> event = {"timestamp": "2024-03-05T10:37:46.548-0800",
     ...          "data": {"idHex": "3074257bf7194e4000001a85", "antenna": 1, "peakRssi": -53}}
     >>> parser.zebra(event)
-    TagRead(t=1709663866.548, epc='3074257BF7194E4000001A85', antenna=1, rssi=-53.0)
+    TagRead(t=1709663866.548, epc='3074257BF7194E4000001A85', antenna=1, rssi=-53.0, seen=1)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.sources.rfid.reads import (
     MAX_ANTENNA,
+    MAX_SEEN_COUNT,
     RSSI_RANGE,
     ReadError,
     TagRead,
@@ -90,6 +91,7 @@ class ReadParser:
             epc = self.epc(data["idHex"], "data.idHex")
             stamp = event["timestamp"]
             rssi = data.get("peakRssi")
+            count = data.get("seenCount", data.get("reads", 1))
         except (KeyError, TypeError, AttributeError, ReadError):
             return parse_zebra(event)  # raises the precise error
         if type(antenna) is not int or not 0 < antenna <= MAX_ANTENNA:
@@ -100,8 +102,10 @@ class ReadParser:
             if not RSSI_RANGE[0] <= rssi <= RSSI_RANGE[1]:
                 return parse_zebra(event)
             rssi = float(rssi)
+        if type(count) is not int or not 1 <= count <= MAX_SEEN_COUNT:
+            return parse_zebra(event)
         try:
-            return TagRead(self.time(stamp, "timestamp"), epc, antenna, rssi)
+            return TagRead(self.time(stamp, "timestamp"), epc, antenna, rssi, count)
         except ReadError:
             return parse_zebra(event)  # the plain parser's checks come in its order
 

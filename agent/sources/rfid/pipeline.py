@@ -73,7 +73,7 @@ class ReadPipeline:
                 )
             return
         self.reads += 1
-        self.tracker.observe(read.epc, read.t, where, read.rssi, self._resolve)
+        self.tracker.observe(read.epc, read.t, where, read.rssi, self._resolve, read.seen)
 
     def _resolve(self, epc: str) -> Product:
         """A new tag's product: the GTIN part of its EPC, looked up in the catalogue."""

@@ -39,6 +39,9 @@ RSSI_RANGE = (-128.0, 20.0)
 MAX_ANTENNA = 65535
 """LLRP antenna ids are 16-bit; vendors number ports from 1."""
 
+MAX_SEEN_COUNT = 10_000
+"""A tag answers at most a few hundred times a second; a bigger count is corrupt."""
+
 CENTI = 100.0
 """Impinj reports RSSI in hundredths of a dBm (``peakRssiCdbm``)."""
 
@@ -56,6 +59,8 @@ class TagRead(NamedTuple):
     epc: str
     antenna: int
     rssi: float | None
+    seen: int = 1
+    """Reads the report stands for: readers that aggregate per period count them."""
 
 
 class ReadError(ValueError):
@@ -132,6 +137,16 @@ def rssi_field(value: Any, name: str, scale: float = 1.0) -> float | None:
     return float(rssi)
 
 
+def count_field(value: Any, name: str) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ReadError(f"field '{name}' must be an integer")
+    if not 1 <= value <= MAX_SEEN_COUNT:
+        raise ReadError(f"field '{name}' is out of range")
+    return value
+
+
 def parse_zebra(event: Any) -> TagRead:
     """One Zebra IoT Connector data event (a JSON object) to a TagRead."""
     if not isinstance(event, dict):
@@ -148,6 +163,7 @@ def parse_zebra(event: Any) -> TagRead:
         epc_hex_field(data["idHex"], "data.idHex"),
         antenna_field(data["antenna"], "data.antenna"),
         rssi_field(data.get("peakRssi"), "data.peakRssi"),
+        count_field(data.get("seenCount", data.get("reads")), "data.seenCount"),
     )
 
 
