@@ -15,8 +15,8 @@ from agent.sim.calibration import DEFAULT
 from agent.sim.catalogue import Catalogue
 from agent.sim.fixture import load_store
 from agent.sim.layout import StoreLayout
-from agent.sim.people import AXES, Person, arrivals, draw_traits
-from agent.sim.plan import Leg, shopper_plan
+from agent.sim.people import AXES, Person, arrivals, draw_traits, passersby
+from agent.sim.plan import Leg, passerby_plan, shopper_plan
 
 STORE = Path(__file__).resolve().parent.parent / "fixtures" / "high-street-fashion" / "store.toml"
 """The held-out layout: seven selling zones, so zone counts are not capped by the store."""
@@ -209,3 +209,15 @@ def test_store_level_rates_fall_in_published_ranges(plans: list[PlanStats]) -> N
     # Fitting-room use: a minority of visits, most of them with picks.
     assert 0.1 < sum(p.fitting for p in plans) / n < 0.4
     assert 1.0 < _mean([p.zones for p in plans]) < 5.0
+
+
+def test_some_passers_by_pause_at_the_window_but_never_come_in() -> None:
+    _, agent, sim = load_store(STORE)
+    layout = StoreLayout(agent, sim)
+    people = passersby(random.Random(6), 3600.0 * 10, 300.0, DEFAULT)
+    paused = 0
+    for person in people:
+        legs = passerby_plan(person, layout, DEFAULT)
+        assert all(layout.zone_at(*leg.target) is None for leg in legs)  # all on the pavement
+        paused += any(leg.kind == "detour" for leg in legs)
+    assert abs(paused / len(people) - DEFAULT.window_glance) < 0.03

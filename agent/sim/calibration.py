@@ -38,6 +38,10 @@ class Calibration:
     passerby_speed_mean: float = 1.34
     """Weidmann (1993) free walking speed on a pavement."""
 
+    window_glance: float = 0.1
+    """Passers-by who pause at the shop window by the door (assumption): people near the
+    door who never come in, what door counters and Wi-Fi sensors must not count."""
+
     # -- plan: zones, dwell, items ---------------------------------------------
     zones_base: float = 1.0
     zones_per_wander: float = 4.0

@@ -31,6 +31,7 @@ STAFF_LEGS = 400
 """Enough staff errands for a whole day at a few minutes each."""
 STAFF_DWELL_RANGE_S = (20.0, 240.0)
 MAX_PICKS_PER_STOP = 4
+WINDOW_GLANCE_S = (3.0, 20.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,20 @@ def staff_plan(person: Person, layout: StoreLayout) -> list[Leg]:
     return legs
 
 
-def passerby_plan(person: Person, layout: StoreLayout) -> list[Leg]:
+def passerby_plan(person: Person, layout: StoreLayout, cal: Calibration) -> list[Leg]:
+    """Along the pavement; now and then a pause at the shop window by the door."""
+    rng = random.Random(person.seed)
     end = layout.sim.outside[1 - person.origin]
-    return [Leg(end, None, 0.0, "outside")]
+    legs = []
+    if rng.random() < cal.window_glance:
+        (x0, y0), (x1, y1) = layout.sim.outside
+        # The point of the pavement line nearest the door, give or take a step.
+        f = ((layout.door[0] - x0) * (x1 - x0) + (layout.door[1] - y0) * (y1 - y0)) / (
+            (x1 - x0) ** 2 + (y1 - y0) ** 2
+        )
+        f = min(max(f + rng.uniform(-0.05, 0.05), 0.0), 1.0)
+        window = (round(x0 + f * (x1 - x0), 3), round(y0 + f * (y1 - y0), 3))
+        if layout.is_reachable(window):
+            legs.append(Leg(window, None, rng.uniform(*WINDOW_GLANCE_S), "detour"))
+    legs.append(Leg(end, None, 0.0, "outside"))
+    return legs

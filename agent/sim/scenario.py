@@ -69,7 +69,7 @@ def simulate(
         elif person.kind == "staff":
             plans.append((person, partial(staff_plan, person, layout)))
         else:
-            plans.append((person, partial(passerby_plan, person, layout)))
+            plans.append((person, partial(passerby_plan, person, layout, cal)))
     walk = Crowd(layout, plans, factory).run(duration, on_progress)
     return Recording(
         agent=agent,
