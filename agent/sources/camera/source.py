@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,6 @@ class CameraSource(Source):
         elif self.replay:
             start_t = path.stat().st_mtime if path.exists() else 0.0
         else:
-            import time
-
             start_t = time.time()
         self._file = FileFrames(
             path,
@@ -203,7 +202,6 @@ class CameraSource(Source):
         if self._stream is not None:
             h = self._stream.health
             out.update(
-                stream=self._stream.label,
                 dropped_stale_frames=h.dropped,
                 reconnects=h.reconnects,
                 outages=h.outages,
