@@ -8,6 +8,7 @@ Modules, in the order a frame meets them:
   address, sequence number), which skip every frame we do not need cheaply;
 - ``anonymise``: MAC to token (keyed hash, daily key rotation, ignore list);
 - ``source``: the ``Source`` the runtime drives; ``config`` its config model;
+  ``sighting`` builds the observations at capture rate;
 - ``presence`` and ``devices``: zone presence with hysteresis, and the distinct
   device estimate that survives MAC randomisation;
 - ``inspect``: the ``edge-agent inspect`` summary of a capture;
