@@ -106,6 +106,7 @@ class FileFrames:
         self.video_fps = 0.0
         self.frame_count = 0
         self.position = 0
+        self.size = 0
         self.state = "starting"
 
     def frames(self, stop: threading.Event) -> Iterator[tuple[float, Frame]]:
@@ -115,6 +116,7 @@ class FileFrames:
                 self.state = "failed"
                 log.error("%s: cannot open as video (missing, corrupt or unknown codec)", self.path)
                 return
+            self.size = self.path.stat().st_size
             self.video_fps = float(capture.get(cv2.CAP_PROP_FPS)) or FALLBACK_FPS
             self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
             step = max(1, round(self.video_fps / self.fps))

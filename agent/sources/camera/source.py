@@ -219,7 +219,11 @@ class CameraSource(Source):
 
     def progress(self) -> tuple[int, int] | None:
         if self._file is not None:
-            return (self._file.position, self._file.frame_count)
+            # Bytes, as the interface asks: a video decodes at a fairly even rate per
+            # byte, so the frame fraction of the file size is a fair estimate.
+            size = self._file.size
+            count = max(self._file.frame_count, 1)
+            return (min(size, size * self._file.position // count), size)
         if self.config.detections is not None:
             return self._progress
         return None
