@@ -80,7 +80,8 @@ def plans() -> list[PlanStats]:
     _, agent, sim = load_store(STORE)
     layout = StoreLayout(agent, sim)
     catalogue = Catalogue(layout, random.Random(1))
-    people = arrivals(random.Random(2), 3600.0 * SHOPPERS / 150, 150.0, DEFAULT)
+    everyone = arrivals(random.Random(2), 1.2 * 3600.0 * SHOPPERS / 150, 150.0, DEFAULT)
+    people = [p for p in everyone if p.kind == "shopper"]
     promo = {z.zone.id for z in layout.selling_zones() if z.stock and z.stock.promo}
     out = []
     for person in people[:SHOPPERS]:
@@ -112,7 +113,16 @@ def test_label_shares_match_the_calibration() -> None:
 def test_arrivals_follow_the_configured_rate() -> None:
     hours = 20.0
     people = arrivals(random.Random(4), hours * 3600, 150.0, DEFAULT)
-    assert abs(len(people) / hours - 150.0) < 150.0 * 0.05
+    shoppers = [p for p in people if p.kind == "shopper"]
+    assert abs(len(shoppers) / hours - 150.0) < 150.0 * 0.05
+    # Families: companions come only with shoppers who shop for children.
+    companions = [p for p in people if p.kind == "companion"]
+    assert companions
+    assert all(c.leader is not None and c.leader.traits is not None for c in companions)
+    assert all("childrens" in c.leader.traits.sets for c in companions)  # type: ignore[union-attr]
+    with_family = {id(c.leader) for c in companions}
+    childrens = [p for p in shoppers if p.traits and "childrens" in p.traits.sets]
+    assert abs(len(with_family) / len(childrens) - DEFAULT.family_group) < 0.08
 
 
 def _mean(values: list[float]) -> float:

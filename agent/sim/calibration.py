@@ -31,6 +31,10 @@ class Calibration:
         ("ready_to_eat", 0.25),
     )
 
+    family_group: float = 0.5
+    """Shoppers with children's needs who come with family (assumption)."""
+    family_second_companion: float = 0.4
+
     # -- movement ---------------------------------------------------------------
     walk_speed_mean: float = 1.0
     """m/s; shoppers walk slower than the 1.34 m/s free-flow mean of Weidmann (1993)."""

@@ -22,9 +22,11 @@ from typing import Literal
 
 from agent.sim.calibration import DEFAULT, Calibration
 
-PersonKind = Literal["shopper", "staff", "passerby"]
+PersonKind = Literal["shopper", "companion", "staff", "passerby"]
 AXES = ("wanderer", "indecisive", "showroomer", "bargain")
 _NORMAL = NormalDist()
+COMPANION_GAP_S = 0.8
+"""Companions step onto the pavement just behind the shopper they are with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Person:
     origin: int  # which pavement end (0 or 1) they come from
     seed: int  # their own random stream, so one person's draws never shift another's
     labels: dict[str, bool] = field(default_factory=dict)
+    leader: Person | None = None  # a companion walks with this shopper
 
 
 def _latent(rng: random.Random, share: float) -> float:
@@ -118,8 +121,32 @@ def arrivals(
                 labels=traits.labels(),
             )
         )
+        people.extend(_companions(rng, people[-1], cal))
         t += rng.expovariate(per_hour / 3600.0)
     return people
+
+
+def _companions(rng: random.Random, leader: Person, cal: Calibration) -> list[Person]:
+    """A family shopping for children often comes in together: they walk with the shopper."""
+    assert leader.traits is not None
+    if "childrens" not in leader.traits.sets or rng.random() >= cal.family_group:
+        return []
+    count = 1 + (rng.random() < cal.family_second_companion)
+    return [
+        Person(
+            pid=0,
+            kind="companion",
+            arrival=round(leader.arrival + COMPANION_GAP_S * (n + 1), 2),
+            speed=leader.speed,
+            traits=None,
+            # Half of companions are children, who carry no phone.
+            phone=draw_phone(rng, cal, None) if rng.random() < 0.5 else None,
+            origin=leader.origin,
+            seed=rng.getrandbits(32),
+            leader=leader,
+        )
+        for n in range(count)
+    ]
 
 
 def passersby(
@@ -177,7 +204,8 @@ def population(
         + arrivals(rng, duration_s, shoppers_per_hour, cal)
         + passersby(rng, duration_s, passersby_per_hour, cal)
     )
-    people.sort(key=lambda p: (p.arrival, p.kind))
+    # Stable sort: a companion arriving with its shopper stays behind them.
+    people.sort(key=lambda p: p.arrival)
     for n, person in enumerate(people, start=1):
         person.pid = n
     return people

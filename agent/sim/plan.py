@@ -250,6 +250,14 @@ def staff_plan(person: Person, layout: StoreLayout) -> list[Leg]:
     return legs
 
 
+def companion_plan(person: Person, layout: StoreLayout) -> list[Leg]:
+    """A companion follows their shopper (steered by the walk); then this: out the door."""
+    return [
+        Leg(layout.exit, layout.zone_at(*layout.exit), 0.0, "door"),
+        Leg(layout.sim.outside[random.Random(person.seed).randrange(2)], None, 0.0, "outside"),
+    ]
+
+
 def passerby_plan(person: Person, layout: StoreLayout, cal: Calibration) -> list[Leg]:
     """Along the pavement; now and then a pause at the shop window by the door."""
     rng = random.Random(person.seed)

@@ -20,7 +20,7 @@ from agent.sim.catalogue import Catalogue
 from agent.sim.config import SimulationConfig
 from agent.sim.layout import StoreLayout
 from agent.sim.people import Person, population
-from agent.sim.plan import Leg, passerby_plan, shopper_plan, staff_plan
+from agent.sim.plan import Leg, companion_plan, passerby_plan, shopper_plan, staff_plan
 from agent.sim.walk import Crowd, SimulationFactory, WalkResult, jupedsim_factory
 
 STREAM_LAYOUT, STREAM_PEOPLE = 1, 2
@@ -66,6 +66,8 @@ def simulate(
     for person in people:
         if person.kind == "shopper":
             plans.append((person, partial(shopper_plan, person, layout, catalogue, cal)))
+        elif person.kind == "companion":
+            plans.append((person, partial(companion_plan, person, layout)))
         elif person.kind == "staff":
             plans.append((person, partial(staff_plan, person, layout)))
         else:

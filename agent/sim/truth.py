@@ -3,12 +3,14 @@
 Lines, each with a ``type``:
 
 - ``recording``: store id, start, duration, seed, calibration;
-- ``person``: one per person (``kind`` shopper, staff or passerby): arrival and
+- ``person``: one per person (``kind`` shopper, companion, staff or passerby; ``with``
+  names the shopper a companion came with): arrival and
   leaving time, the behaviour labels and latent scores, characteristic sets, phone
   behaviour, the stops (zone, kind, arrive, leave), the walked path (every
   ``PATH_STEP_S``) and length, and the item actions with product GTIN and category;
 - ``window``: per aggregation window, for shoppers only: store entries and exits and
-  entries by behaviour label (zone ``*``), and entries into each zone.
+  entries by behaviour label (zone ``*``; ``people_entered`` counts their companions
+  too), and entries into each zone.
 
 Items are named by GTIN and a per-recording item number, never by EPC serial;
 people by a per-recording number; nothing here is an identifier of anyone real.
@@ -75,6 +77,7 @@ def person_record(rec: Recording, person: Person) -> dict[str, Any]:
         "type": "person",
         "person": person.pid,
         "kind": person.kind,
+        "with": person.leader.pid if person.leader is not None else None,
         "arrival": _t(rec, person.arrival),
         "first_seen": _t(rec, traj.t[0]) if traj.t else None,
         "left": _t(rec, traj.left),
@@ -120,6 +123,7 @@ def window_records(
     first = math.floor(rec.start / window_s) * window_s
     end = rec.start + rec.duration_s
     shoppers = [p for p in persons if p["kind"] == "shopper" and p["zones"]]
+    visitors = [p for p in persons if p["kind"] in ("shopper", "companion") and p["zones"]]
     out = []
     w = first
     while w < end:
@@ -128,6 +132,7 @@ def window_records(
             return t is not None and w <= t < w + window_s
 
         entered = [p for p in shoppers if inside(p["zones"][0]["enter"])]
+        people_entered = sum(1 for p in visitors if inside(p["zones"][0]["enter"]))
         labels = {axis: sum(1 for p in entered if p["labels"][axis]) for axis in AXES}
         out.append(
             {
@@ -136,6 +141,7 @@ def window_records(
                 "end": w + window_s,
                 "zone": STORE,
                 "entered": len(entered),
+                "people_entered": people_entered,
                 "exited": sum(1 for p in shoppers if p["left"] and inside(p["zones"][-1]["leave"])),
                 "entered_by_label": labels,
             }

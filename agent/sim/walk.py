@@ -33,6 +33,8 @@ LEG_PATIENCE_S = 120.0
 """Someone who has not reached a target in this long (a crowd, a blocked aisle) gives up
 on it and carries on with the plan from where they stand."""
 SPAWN_JITTER_M = 0.6
+FOLLOW_GAP_M = 1.2
+"""A companion keeps within about this of the shopper they are with."""
 
 
 @dataclass(slots=True)
@@ -63,6 +65,7 @@ class _Walker:
     dwell_until: float | None = None
     leg_started: float = 0.0
     done_actions: int = 0
+    following: bool = False  # a companion steered after their shopper
 
 
 @dataclass(slots=True)
@@ -107,6 +110,7 @@ class Crowd:
         self.journey = self.sim.add_journey(jps.JourneyDescription([self.stage]))
         self.pending = list(plans)
         self.walkers: dict[int, _Walker] = {}
+        self.by_pid: dict[int, int] = {}  # person to agent id, while on the floor
         self.result = WalkResult({}, [], [])
 
     def run(
@@ -142,8 +146,13 @@ class Crowd:
             self.pending.pop(0)
             walker = _Walker(person, make_plan(), agent_id, leg_started=now)
             self.walkers[agent_id] = walker
+            self.by_pid[person.pid] = agent_id
             self.result.trajectories[person.pid] = Trajectory(person.pid)
-            self._route(walker, start, now)
+            if person.kind == "companion":
+                walker.following = True
+                self.sim.agent(agent_id).target = start
+            else:
+                self._route(walker, start, now)
 
     def _start_point(self, person: Person) -> tuple[float, float]:
         if person.kind == "staff":
@@ -177,11 +186,37 @@ class Crowd:
                 finished.append(agent.id)
         for agent_id in finished:
             walker = self.walkers.pop(agent_id)
+            del self.by_pid[walker.person.pid]
             self.result.trajectories[walker.person.pid].left = now
             self.sim.mark_agent_for_removal(agent_id)
 
+    def _follow(self, walker: _Walker, agent: Any, here: tuple[float, float], now: float) -> bool:
+        """Steer a companion after their shopper; False once the shopper has gone."""
+        leader = walker.person.leader
+        leader_agent = self.by_pid.get(leader.pid) if leader is not None else None
+        if leader_agent is None:
+            if leader is not None and leader.pid not in self.result.trajectories:
+                return True  # the shopper has not stepped in yet: wait
+            walker.following = False
+            if self.layout.zone_at(*here) is None:  # already out: the nearest pavement end
+                walker.leg = len(walker.legs) - 1
+                walker.legs[-1].target = min(
+                    self.layout.sim.outside, key=lambda end: math.dist(here, end)
+                )
+            self._route(walker, here, now)  # on with their own plan: out of the door
+            return False
+        there = self.sim.agent(leader_agent).position
+        if math.dist(here, there) > FOLLOW_GAP_M:
+            path = self.routing.compute_waypoints(here, there)
+            agent.target = tuple(path[1]) if len(path) > 1 else there
+        else:
+            agent.target = here  # close enough: stand with them
+        return True
+
     def _advance(self, walker: _Walker, agent: Any, here: tuple[float, float], now: float) -> bool:
         """Move the walker's plan on; True when they have left the floor."""
+        if walker.following and self._follow(walker, agent, here, now):
+            return False
         leg = walker.legs[walker.leg]
         if walker.dwell_until is None:
             corner = walker.corners[0]
