@@ -1,9 +1,22 @@
-"""A constant-velocity Kalman filter over many boxes at once (numpy, batched).
+"""A constant-velocity Kalman filter over many boxes at once (numpy, elementwise).
 
 State per box: centre x, centre y, aspect ratio w/h, height, and their velocities,
 as in SORT and ByteTrack. Noise scales with the box height, so a near (large)
-person may move more pixels per frame than a far one. All tracks are predicted
-and updated in one numpy call each, which is what keeps the tracker cheap.
+person may move more pixels per frame than a far one.
+
+With this model every measured quantity is coupled only with its own velocity
+(the transition adds velocity to position, and every noise is diagonal), so the
+8x8 covariance is four independent 2x2 blocks and never needs a matrix solve:
+each box is four scalar filters. The covariance is kept as (N, 4, 3) — for each
+quantity, var(position), cov(position, velocity), var(velocity) — and every
+step is a handful of elementwise numpy operations over all tracks.
+
+Example:
+    >>> mean, cov = initiate(np.array([[50.0, 100.0, 0.4, 80.0]]))
+    >>> mean, cov = predict(mean, cov)
+    >>> mean, cov = update(mean, cov, np.array([[52.0, 100.0, 0.4, 80.0]]))
+    >>> bool(50 < mean[0, 0] < 52)
+    True
 """
 
 from __future__ import annotations
@@ -21,9 +34,8 @@ ASPECT_NOISE = 1e-2
 ASPECT_VELOCITY_NOISE = 1e-5
 """The aspect ratio of a walking person barely changes; keep it stiff."""
 
-_F = np.eye(8)
-_F[:4, 4:] = np.eye(4)  # position += velocity (one frame)
-_H = np.eye(4, 8)
+PP, PV, VV = 0, 1, 2
+"""Covariance parts per quantity: var(position), cov(position, velocity), var(velocity)."""
 
 
 def boxes_to_xyah(boxes: npt.NDArray[np.float32]) -> Array:
@@ -44,38 +56,40 @@ def xyah_to_boxes(xyah: Array) -> npt.NDArray[np.float32]:
     return out.astype(np.float32)
 
 
-def _noise(heights: Array, position: float, velocity: float, aspect: float) -> Array:
-    """Diagonal variances (N, 8) for the given per-height standard deviations."""
-    std = np.empty((len(heights), 8))
+def _variances(heights: Array, position: float, aspect: float) -> Array:
+    """(N, 4) variances for x, y, aspect, height with the given relative deviation."""
+    std = np.empty((len(heights), 4))
     std[:, [0, 1, 3]] = position * heights[:, None]
     std[:, 2] = aspect
-    std[:, [4, 5, 7]] = velocity * heights[:, None]
-    std[:, 6] = ASPECT_VELOCITY_NOISE
     out: Array = std**2
     return out
 
 
 def initiate(measurements: Array) -> tuple[Array, Array]:
-    """New states (N, 8) and covariances (N, 8, 8) from first measurements (N, 4)."""
+    """New states (N, 8) and covariances (N, 4, 3) from first measurements (N, 4)."""
     n = len(measurements)
     mean = np.zeros((n, 8))
     mean[:, :4] = measurements
-    var = _noise(measurements[:, 3], 2 * POSITION_NOISE, 10 * VELOCITY_NOISE, ASPECT_NOISE)
-    cov = np.zeros((n, 8, 8))
-    idx = np.arange(8)
-    cov[:, idx, idx] = var
+    heights = measurements[:, 3]
+    cov = np.zeros((n, 4, 3))
+    # Unknown velocity at birth: start uncertain, so the first matches set it quickly.
+    cov[:, :, PP] = _variances(heights, 2 * POSITION_NOISE, ASPECT_NOISE)
+    cov[:, :, VV] = _variances(heights, 10 * VELOCITY_NOISE, ASPECT_VELOCITY_NOISE)
     return mean, cov
 
 
 def predict(mean: Array, cov: Array) -> tuple[Array, Array]:
-    """Advance every state one frame."""
+    """Advance every state one frame (position += velocity), adding process noise."""
     if len(mean) == 0:
         return mean, cov
-    q = _noise(mean[:, 3], POSITION_NOISE, VELOCITY_NOISE, ASPECT_NOISE)
-    new_mean = mean @ _F.T
-    new_cov = _F @ cov @ _F.T
-    idx = np.arange(8)
-    new_cov[:, idx, idx] += q
+    heights = mean[:, 3]
+    new_mean = mean.copy()
+    new_mean[:, :4] += mean[:, 4:]
+    pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
+    new_cov = np.empty_like(cov)
+    new_cov[:, :, PP] = pp + 2 * pv + vv + _variances(heights, POSITION_NOISE, ASPECT_NOISE)
+    new_cov[:, :, PV] = pv + vv
+    new_cov[:, :, VV] = vv + _variances(heights, VELOCITY_NOISE, ASPECT_VELOCITY_NOISE)
     return new_mean, new_cov
 
 
@@ -83,16 +97,16 @@ def update(mean: Array, cov: Array, measurements: Array) -> tuple[Array, Array]:
     """Correct states (N, 8) with measurements (N, 4), row by row."""
     if len(mean) == 0:
         return mean, cov
-    heights = mean[:, 3]
-    r = np.zeros((len(mean), 4, 4))
-    idx = np.arange(4)
-    r[:, idx, idx] = (POSITION_NOISE * heights[:, None]) ** 2
-    r[:, 2, 2] = ASPECT_NOISE**2
-    projected_cov = _H @ cov @ _H.T + r  # (N, 4, 4)
-    cross = cov @ _H.T  # (N, 8, 4)
-    # gain = cross @ inv(projected_cov), solved rather than inverted for stability
-    gain = np.linalg.solve(projected_cov, cross.transpose(0, 2, 1)).transpose(0, 2, 1)
+    pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
+    innovation_var = pp + _variances(mean[:, 3], POSITION_NOISE, ASPECT_NOISE)
+    gain_position = pp / innovation_var
+    gain_velocity = pv / innovation_var
     innovation = measurements - mean[:, :4]
-    new_mean = mean + np.einsum("nij,nj->ni", gain, innovation)
-    new_cov = cov - gain @ projected_cov @ gain.transpose(0, 2, 1)
+    new_mean = mean.copy()
+    new_mean[:, :4] += gain_position * innovation
+    new_mean[:, 4:] += gain_velocity * innovation
+    new_cov = np.empty_like(cov)
+    new_cov[:, :, PP] = (1 - gain_position) * pp
+    new_cov[:, :, PV] = (1 - gain_position) * pv
+    new_cov[:, :, VV] = vv - gain_velocity * pv
     return new_mean, new_cov

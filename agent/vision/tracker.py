@@ -165,7 +165,7 @@ class Tracker:
         self.lost_frames = max(1, round(config.lost_s * fps))
         self.buffer = min(MAX_BUFFER, BUFFER_PER_S / fps)
         self._mean = np.zeros((0, 8))
-        self._cov = np.zeros((0, 8, 8))
+        self._cov = np.zeros((0, 4, 3))
         self._ids: list[int] = []  # 0 while tentative
         self._state: list[int] = []
         self._hits: list[int] = []
