@@ -104,6 +104,8 @@ second, and a new track has no velocity yet, so at 5 fps plain IoU loses people
 between frames and restarts them. 0.3 at 5 fps, 0.06 at 25 fps."""
 MAX_BUFFER = 0.5
 """Beyond half a box per side, neighbours in a queue start to overlap."""
+HOLD_VELOCITY_DAMPING = 0.5
+"""Per held frame: a residual velocity is gone within a few frames of stillness."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +226,9 @@ class Tracker:
         Nothing is aged: a frame that was not looked at is no evidence that anyone left.
         """
         self._mean, self._cov = kalman.predict(self._mean, self._cov)
-        # Still people: damp the velocity so a held track does not drift off its spot.
-        self._mean[:, 4:] *= 0.5
+        # Nothing moved, so nobody walks: damp the velocity so a held track settles
+        # where it was instead of drifting off its spot.
+        self._mean[:, 4:] *= HOLD_VELOCITY_DAMPING
         return TrackerStep(active=self._report(), ended=[])
 
     def flush(self) -> list[int]:
