@@ -187,11 +187,13 @@ def test_recorded_reads_become_item_events(
     assert source.progress() == ((tmp_path / "reads.jsonl").stat().st_size,) * 2
 
 
-def test_header_supplies_the_antenna_map(tmp_path: Path) -> None:
+def test_header_supplies_the_antenna_map_and_catalogue(tmp_path: Path) -> None:
     write_recording(tmp_path / "reads.jsonl")
-    cfg = parse_config(config_for(tmp_path), base_dir=tmp_path)
+    cfg = parse_config(config_for(tmp_path, catalogue=None), base_dir=tmp_path)
     (source,) = build_sources(cfg.sources, SourceContext(store_zones=tuple(ZONES)))
-    assert len(run_source(source)) == 5
+    events = run_source(source)
+    assert len(events) == 5
+    assert {e.product.category for e in events} == {"formal_wear"}
 
 
 def test_zone_mismatch_and_missing_catalogue_are_one_line_each(

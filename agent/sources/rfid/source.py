@@ -17,7 +17,6 @@ from agent.observations import Observation
 from agent.sources.base import Source, SourceContext
 from agent.sources.rfid.catalogue import Catalogue, CatalogueError
 from agent.sources.rfid.config import (
-    AntennaConfig,
     ImpinjMqttConfig,
     LlrpConfig,
     RecordedReadsConfig,
@@ -28,38 +27,41 @@ from agent.sources.rfid.feed import ReadFeed
 from agent.sources.rfid.mqtt_feed import ClientFactory, MqttReadFeed
 from agent.sources.rfid.parser import ReadParser
 from agent.sources.rfid.pipeline import ReadPipeline
-from agent.sources.rfid.recorded import RecordedFeed, read_header
+from agent.sources.rfid.recorded import Header, RecordedFeed, read_header
 
 log = logging.getLogger(__name__)
 
 
-def load_catalogue(config: RfidSourceConfig) -> Catalogue:
-    if config.catalogue is None:
+def recording_header(config: RfidSourceConfig) -> Header | None:
+    """A recording's header line, which may name its antennas and catalogue."""
+    if not isinstance(config, RecordedReadsConfig):
+        return None
+    try:
+        return read_header(config.path)
+    except OSError:
+        return None  # the feed reports the unreadable file when it starts
+
+
+def load_catalogue(config: RfidSourceConfig, header: Header | None) -> Catalogue:
+    """The configured catalogue, else the one a recording's header names, else none."""
+    path = config.catalogue
+    if path is None and isinstance(config, RecordedReadsConfig) and header is not None:
+        path = config.path.parent / header.catalogue if header.catalogue else None
+    if path is None:
         return Catalogue()
     try:
-        catalogue = Catalogue.load(config.catalogue)
+        catalogue = Catalogue.load(path)
     except CatalogueError as e:
         log.error("%s: %s; every product will be 'unknown'", config.id, e)
         return Catalogue()
     log.info(
         "%s: catalogue %s: %d products, %d rows skipped",
         config.id,
-        config.catalogue,
+        path,
         len(catalogue),
         catalogue.skipped_rows,
     )
     return catalogue
-
-
-def antenna_map(config: RfidSourceConfig) -> list[AntennaConfig]:
-    """The configured antennas, or those of a recording's header line."""
-    if config.antennas or not isinstance(config, RecordedReadsConfig):
-        return list(config.antennas)
-    try:
-        header = read_header(config.path)
-    except OSError:
-        header = None
-    return header.antennas if header is not None else []
 
 
 def make_feed(
@@ -95,7 +97,8 @@ class RfidSource(Source):
         feed_factory: Callable[[RfidSourceConfig], ReadFeed] | None = None,
     ) -> None:
         super().__init__(config.id)
-        antennas = antenna_map(config)
+        header = recording_header(config)
+        antennas = list(config.antennas) or (header.antennas if header else [])
         if not antennas:
             log.error("%s: no antennas are mapped to zones; every read will be skipped", config.id)
         unknown = sorted({a.zone for a in antennas} - set(context.store_zones))
@@ -106,7 +109,7 @@ class RfidSource(Source):
         self.pipeline = ReadPipeline(
             config.id,
             {a.port: a.antenna() for a in antennas},
-            load_catalogue(config),
+            load_catalogue(config, header),
             config.interactions.thresholds(),
         )
         self.feed = (feed_factory or (lambda c: make_feed(c, mqtt_client_factory)))(config)
