@@ -29,6 +29,7 @@ from agent.config import AgentConfig
 from agent.fusion.attach import Attacher
 from agent.fusion.features import SensorSet
 from agent.fusion.visits import VisitBuilder
+from agent.fusion.wifi_visits import WifiVisitBuilder, wifi_visit_builder
 from agent.observations import (
     DeviceSighting,
     ItemEvent,
@@ -133,9 +134,12 @@ class Pipeline:
         self.noise_seed = noise_seed
         agg = config.aggregation
         self.reorder = ReorderBuffer()
-        self.visits = VisitBuilder(
+        self.visits: VisitBuilder | WifiVisitBuilder = VisitBuilder(
             self.layout, agg.visit_timeout_s, agg.max_open_visits, agg.zone_confirm_s
         )
+        if not self.sensors.camera:
+            # Without cameras, phones present in zones are the spine of a visit.
+            self.visits = wifi_visit_builder(config, self.layout) or self.visits
         # Zone changes are back-dated by up to zone_confirm_s, and exits are known
         # only visit_timeout_s after the last point: a window waits for both.
         self.traffic = TrafficAggregator(
@@ -198,15 +202,21 @@ class Pipeline:
 
     def _process(self, obs: Observation) -> None:
         self.last_t = obs.t if self.last_t is None else max(self.last_t, obs.t)
+        visits = self.visits
         if isinstance(obs, TrackPoint):
             self.counts["track_point"] += 1
-            self._visit_events(self.visits.on_point(obs))
+            if isinstance(visits, VisitBuilder):
+                self._visit_events(visits.on_point(obs))
         elif isinstance(obs, TrackEnd):
             self.counts["track_end"] += 1
-            self._visit_events(self.visits.on_end(obs))
+            if isinstance(visits, VisitBuilder):
+                self._visit_events(visits.on_end(obs))
         elif isinstance(obs, DeviceSighting):
             self.counts["device_sighting"] += 1
-            self.attacher.on_sighting(obs, self.visits.open_visits())
+            if isinstance(visits, WifiVisitBuilder):
+                self._visit_events(visits.on_sighting(obs))
+            else:
+                self.attacher.on_sighting(obs, visits.open_visits())
         elif isinstance(obs, ItemEvent):
             self.counts["item_event"] += 1
             self.attacher.on_item(obs, self.visits.open_visits())

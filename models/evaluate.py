@@ -152,8 +152,10 @@ def card(manifest: dict[str, Any], results: dict[str, Any]) -> str:
         "",
         f"Simulated stores only (no public data set labels these behaviours): layouts "
         f"{', '.join(t['layouts'])}, {t['seeds']} recordings of {t['minutes_per_recording']:.0f} "
-        f"minutes each, {t['visits_train']} matched visits. Evaluation: the held-out layout "
-        f"**{t['held_out']}** (never seen in training), {t['visits_held_out']} matched visits. "
+        f"minutes each, {t['visits_train']} matched camera visits ({t['wifi_visits_train']} "
+        f"Wi-Fi-only visits when the cameras are left out). Evaluation: the held-out layout "
+        f"**{t['held_out']}** (never seen in training), {t['visits_held_out']} matched visits "
+        f"({t['wifi_visits_held_out']} Wi-Fi-only). "
         f"Classifier: {t['classifier']}, hyperparameters {t['hyperparameters']}.",
         "",
         "## Held-out results per sensor combination",

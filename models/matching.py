@@ -47,8 +47,12 @@ def _overlap(visit: Visit, zones: list[dict]) -> float:
     return total
 
 
-def collect_samples(fixture: Path) -> list[VisitSample]:
+def collect_samples(fixture: Path, cameras: bool = True) -> list[VisitSample]:
+    """Matched visits of one fixture; ``cameras=False`` replays it as a camera-less store."""
     config = load_config(fixture / "fixture.toml")
+    if not cameras:
+        sources = config.sources.model_copy(update={"camera": [], "recorded": []})
+        config = config.model_copy(update={"sources": sources})
     visits: list[Visit] = []
     pipeline = Pipeline(config, [], models=ModelHolder(None), visit_observer=visits.append)
     replay(config, [], base_dir=str(fixture), pipeline=pipeline)
@@ -81,7 +85,8 @@ def collect_samples(fixture: Path) -> list[VisitSample]:
         p = persons[pi]
         samples.append(VisitSample(eligible[vi], kinds, p["labels"], p["person"], fixture.name))
     print(
-        f"{fixture.name}: {len(visits)} visits, {len(eligible)} eligible, "
+        f"{fixture.name}{'' if cameras else ' (no cameras)'}: {len(visits)} visits, "
+        f"{len(eligible)} eligible, "
         f"{len(persons)} shoppers, {len(samples)} matched",
         flush=True,
     )

@@ -49,7 +49,11 @@ COMBINATIONS = {
     "camera+wifi": SensorSet(camera=True, rfid=False, wifi=True),
     "camera+rfid": SensorSet(camera=True, rfid=True, wifi=False),
     "camera": SensorSet(camera=True, rfid=False, wifi=False),
+    "rfid+wifi": SensorSet(camera=False, rfid=True, wifi=True),
+    "wifi": SensorSet(camera=False, rfid=False, wifi=True),
 }
+"""Without a camera the agent builds visits from Wi-Fi presence: those combinations
+are trained and judged on replays with the cameras removed."""
 LABELS = ("wanderer", "indecisive", "showroomer", "bargain")
 """Truth label keys, in the order of ``AXES`` (each the second pole)."""
 MODEL_VERSION = "1.0.0"
@@ -96,15 +100,23 @@ def train(args: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     train_dirs = simulate_all(TRAIN_LAYOUTS, args.minutes, list(range(1, args.seeds + 1)), work)
     test_dirs = simulate_all([args.held_out], args.minutes, [101], work)
-    train_samples = [s for d in train_dirs for s in collect_samples(d)]
-    test_samples = [s for d in test_dirs for s in collect_samples(d)]
-    print(f"visits matched: train {len(train_samples)}, held-out {len(test_samples)}", flush=True)
+    samples = {
+        cameras: (
+            [s for d in train_dirs for s in collect_samples(d, cameras)],
+            [s for d in test_dirs for s in collect_samples(d, cameras)],
+        )
+        for cameras in (True, False)
+    }
+    for cameras, (tr, te) in samples.items():
+        kind = "camera" if cameras else "Wi-Fi"
+        print(f"{kind} visits matched: train {len(tr)}, held-out {len(te)}", flush=True)
 
     out_dir = REPO / "agent" / "behaviour" / "models"
     out_dir.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
     for combo, sensors in COMBINATIONS.items():
+        train_samples, test_samples = samples[sensors.camera]
         x_train, y_train = matrix(train_samples, sensors)
         x_test, y_test = matrix(test_samples, sensors)
         classifiers = []
@@ -148,8 +160,10 @@ def train(args: argparse.Namespace) -> None:
             "held_out": args.held_out,
             "minutes_per_recording": args.minutes,
             "seeds": args.seeds,
-            "visits_train": len(train_samples),
-            "visits_held_out": len(test_samples),
+            "visits_train": len(samples[True][0]),
+            "visits_held_out": len(samples[True][1]),
+            "wifi_visits_train": len(samples[False][0]),
+            "wifi_visits_held_out": len(samples[False][1]),
             "classifier": "sklearn GradientBoostingClassifier per axis, NaN filled with -1",
             "hyperparameters": HYPER,
         },

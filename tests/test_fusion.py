@@ -136,3 +136,43 @@ def test_characteristic_rules_are_data() -> None:
     assert not rules["small_basket"].matches(visit)  # four items: not a small basket
     organic = CharacteristicRule(name="organic", categories=["organic"])
     assert not organic.matches(visit)
+
+
+def test_without_cameras_a_lingering_phone_is_a_visit_and_a_passer_by_is_not() -> None:
+    from agent.fusion.wifi_visits import WifiVisitBuilder
+    from agent.sources.wifi.config import PresenceConfig
+    from agent.sources.wifi.presence import Sensor
+
+    sensors = {"wifi-door": Sensor("door", 1.0, 1.0), "wifi-promo": Sensor("promo", 8.0, 3.0)}
+    builder = WifiVisitBuilder(
+        StoreLayout(ZONES), sensors, PresenceConfig(), timeout_s=30, max_open=100
+    )
+    attacher = Attacher({})
+    events: list[VisitEvent] = []
+
+    def hear(t: float, sensor: str, token: str, rssi: float, kind: str = "probe") -> None:
+        s = DeviceSighting(t, sensor, token, rssi, kind, True)  # type: ignore[arg-type]
+        events.extend(builder.on_sighting(s))
+
+    for t in range(0, 120, 5):  # a shopper: two minutes at the door sensor, strong
+        hear(float(t), "wifi-door", "aaaaaaaaaaaaaaaa", -55.0)
+    for t in range(120, 400, 5):  # then five minutes in promo, phone in use
+        hear(float(t), "wifi-promo", "aaaaaaaaaaaaaaaa", -60.0, kind="data")
+        if t == 300:
+            item = ItemEvent(300.0, "rfid", "promo", "picked", PROTEIN)
+            assert attacher.on_item(item, builder.open_visits())
+    for t in range(0, 20, 5):  # a passer-by: weak and brief
+        hear(float(t), "wifi-door", "bbbbbbbbbbbbbbbb", -85.0)
+    events.extend(builder.expire(1000.0))
+    visits = [e.record for e in events if isinstance(e, VisitClosed)]
+    assert len(visits) == 1
+    [visit] = visits
+    assert [s.zone for s in visit.stays] == ["door", "promo"]
+    assert visit.sensors == frozenset({"wifi", "rfid"})
+    assert len(visit.items) == 1
+    assert visit.device is not None and visit.device.data_frames > 40
+    assert math.isnan(visit.path_m)
+    row = visit_features(visit, {z.id: z.kind for z in ZONES}, SensorSet(False, True, True))
+    assert math.isnan(row[FEATURE_INDEX["path_m"]])
+    assert row[FEATURE_INDEX["zones_distinct"]] == 2
+    assert row[FEATURE_INDEX["dwell_share_value"]] > 0.5

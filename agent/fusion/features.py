@@ -34,17 +34,11 @@ FEATURE_SCHEMA = 1
 
 NAN = math.nan
 
-CAMERA_FEATURES = (
+PRESENCE_FEATURES = (
     "duration_s",
-    "path_m",
-    "reach_m",
-    "tortuosity",
-    "speed_mps",
     "zones_distinct",
     "zone_changes",
     "revisits",
-    "stops",
-    "stops_per_min",
     "max_stay_s",
     "dwell_share_aisle",
     "dwell_share_value",
@@ -52,6 +46,16 @@ CAMERA_FEATURES = (
     "dwell_share_checkout",
     "checkout_visited",
 )
+"""Where and how long: known from cameras, or from Wi-Fi presence without them."""
+PATH_FEATURES = (
+    "path_m",
+    "reach_m",
+    "tortuosity",
+    "speed_mps",
+    "stops",
+    "stops_per_min",
+)
+"""How the visit moved: only cameras see it."""
 RFID_FEATURES = (
     "picks",
     "returns",
@@ -69,7 +73,7 @@ WIFI_FEATURES = (
     "device_sightings_per_min",
     "device_data_share",
 )
-FEATURES: tuple[str, ...] = CAMERA_FEATURES + RFID_FEATURES + WIFI_FEATURES
+FEATURES: tuple[str, ...] = PRESENCE_FEATURES + PATH_FEATURES + RFID_FEATURES + WIFI_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 VALUE_ZONES = frozenset({"promo", "clearance"})
@@ -99,7 +103,7 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
     duration = max(visit.end - visit.start, 1e-3)
     minutes = duration / 60.0
     row: list[float] = []
-    if sensors.camera:
+    if sensors.camera or sensors.wifi:
         aisle = value = fitting = checkout = 0.0
         longest = 0.0
         zones = set()
@@ -121,16 +125,9 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
         changes = len(visit.stays)
         row += [
             duration,
-            visit.path_m,
-            visit.reach_m,
-            # A walk straight to the farthest point and back scores 1; wandering more.
-            visit.path_m / max(2.0 * visit.reach_m, 1.0),
-            visit.path_m / duration,
             len(zones),
             changes,
             changes - len(zones),
-            visit.stops,
-            visit.stops / minutes,
             longest,
             aisle / duration,
             value / duration,
@@ -139,7 +136,19 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
             visited_checkout,
         ]
     else:
-        row += [NAN] * len(CAMERA_FEATURES)
+        row += [NAN] * len(PRESENCE_FEATURES)
+    if sensors.camera:
+        row += [
+            visit.path_m,
+            visit.reach_m,
+            # A walk straight to the farthest point and back scores 1; wandering more.
+            visit.path_m / max(2.0 * visit.reach_m, 1.0),
+            visit.path_m / duration,
+            visit.stops,
+            visit.stops / minutes,
+        ]
+    else:
+        row += [NAN] * len(PATH_FEATURES)
     if sensors.rfid:
         picks = returns = tried = bought = handled = promo = premium = budget = 0
         categories = set()
