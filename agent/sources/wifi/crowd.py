@@ -8,7 +8,11 @@ al., "A Study of MAC Address Randomization in Mobile Devices", 2017; Vanhoef et 
 - ``fixed``: an older phone probing with its real (universal) MAC;
 - ``rotating``: a new random MAC for every scan, sequence counter carried on;
 - ``reset``: a new random MAC for every scan and the sequence counter restarted at
-  a random value (what makes linking by sequence number impossible).
+  a random value (what makes linking by sequence number impossible);
+- ``timed``: a new random MAC every few minutes (exponential, mean 300 s), the
+  counter restarted with it.
+
+A share of the phones can be passers-by: heard weakly for under a minute.
 
 A phone scans every ``scan_every`` seconds with a burst of probes (one per channel,
 milliseconds apart); associated phones also send null frames to their access point
@@ -28,7 +32,7 @@ from typing import Literal
 
 from agent.sources.wifi import synth
 
-Behaviour = Literal["fixed", "rotating", "reset"]
+Behaviour = Literal["fixed", "rotating", "reset", "timed"]
 BEHAVIOUR_SHARES: tuple[tuple[Behaviour, float], ...] = (
     ("fixed", 0.2),
     ("rotating", 0.4),
@@ -40,6 +44,16 @@ SCAN_EVERY_S = (20.0, 90.0)  # phones scan more often when the screen is on
 ASSOCIATED_SHARE = 0.3
 NULL_EVERY_S = 10.0  # power-save null frames of an associated phone
 STORE_AP = bytes.fromhex("f0b429000001")
+ROTATION_MEAN_S = 300.0  # "timed" phones: a new address every few minutes on average
+PASSER_BY_STAY_S = (10.0, 40.0)  # walking past the door
+PASSER_BY_DBM = (-92.0, -78.0)  # heard through the shop window
+MIXED_SHARES: tuple[tuple[Behaviour, float], ...] = (
+    ("fixed", 0.2),
+    ("rotating", 0.2),
+    ("reset", 0.2),
+    ("timed", 0.4),
+)
+"""A second population: most phones keep an address for minutes, not one scan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,8 @@ def simulate_crowd(
     seed: int,
     duration_s: float = 3600.0,
     start: float = 1_700_000_000.0,
+    shares: tuple[tuple[Behaviour, float], ...] = BEHAVIOUR_SHARES,
+    passers_by: float = 0.0,
 ) -> list[CrowdFrame]:
     """Frames of ``phones`` phones that each visit for a while within ``duration_s``.
 
@@ -70,20 +86,24 @@ def simulate_crowd(
     rng = random.Random(seed)
     frames: list[CrowdFrame] = []
     for phone in range(phones):
-        behaviour = rng.choices([b for b, _ in BEHAVIOUR_SHARES], [w for _, w in BEHAVIOUR_SHARES])[
-            0
-        ]
+        behaviour = rng.choices([b for b, _ in shares], [w for _, w in shares])[0]
         arrive = start + rng.uniform(0, duration_s * 0.8)
-        leave = min(start + duration_s, arrive + rng.uniform(120, 1800))
+        passing = rng.random() < passers_by
+        stay = rng.uniform(*PASSER_BY_STAY_S) if passing else rng.uniform(120, 1800)
+        leave = min(start + duration_s, arrive + stay)
         universal = bytes([0x3C, 0x22, 0xFB]) + rng.randbytes(3)
         scan_every = rng.uniform(*SCAN_EVERY_S)
-        rssi_mean = rng.uniform(-80, -40)
+        rssi_mean = rng.uniform(*PASSER_BY_DBM) if passing else rng.uniform(-80, -40)
         seq = rng.randrange(4096)
         t = arrive + rng.uniform(0, scan_every)
+        mac = universal if behaviour == "fixed" else _random_mac(rng)
+        rotate_at = t + rng.expovariate(1 / ROTATION_MEAN_S)
         while t < leave:
-            mac = universal if behaviour == "fixed" else _random_mac(rng)
-            if behaviour == "reset":
-                seq = rng.randrange(4096)
+            if behaviour in ("rotating", "reset") or (behaviour == "timed" and t >= rotate_at):
+                mac = _random_mac(rng)
+                rotate_at = t + rng.expovariate(1 / ROTATION_MEAN_S)
+                if behaviour != "rotating":
+                    seq = rng.randrange(4096)
             for i, freq in enumerate(BURST_CHANNELS):
                 signal = round(rssi_mean + rng.gauss(0, 3))
                 raw = synth.radiotap_frame(

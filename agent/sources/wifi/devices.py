@@ -9,8 +9,9 @@ Each randomised probing token is summarised (first and last time, first and last
 phone's next address) when B starts between ``MIN_HANDOVER_S`` and ``MAX_GAP_S``
 after A ends, their mean signals are within ``MAX_RSSI_DELTA_DB``, and either B's
 first sequence number continues A's last one by a few steps (phones that keep
-their counter across a MAC change; Vanhoef et al., 2016), or the pause is at least
-a scan interval (``MIN_SCAN_GAP_S``: the phone's next scan). Every phone is then a
+their counter across a MAC change; Vanhoef et al., 2016), or B comes when A's
+phone was due to scan again: for a token heard in one scan, 15-100 s later; for a
+token heard over several scans, within 0.5-1.5 of its own scan interval. Every phone is then a
 chain of tokens, each following the one before, and the fewest chains covering all
 tokens is the number of tokens minus a maximum matching of "follows" pairs (a
 minimum path cover). Sequence continuity edges are tried first, so they win ties.
@@ -46,6 +47,12 @@ MIN_SCAN_GAP_S = 15.0
 next scan, not another phone probing in the same second."""
 MIN_HANDOVER_S = 0.5
 """Phones change address between scans, not inside one burst."""
+MAX_BURST_S = 1.0
+"""Frames of one scan burst come milliseconds apart; a longer pause starts a new scan."""
+RHYTHM_SLACK = 1.5
+"""A token heard over several scans shows its phone's rhythm: its successor must come
+within 1.5 of its scan intervals, or it is more likely another phone arriving (on a
+busy pavement, someone passes the window every few seconds)."""
 MAX_RSSI_DELTA_DB = 6.0
 """Mean signals of one standing phone's consecutive scans differ by a few dB."""
 MAX_TOKENS = 200_000
@@ -61,10 +68,18 @@ class _Token:
     last_seq: int | None
     rssi_sum: float
     frames: int
+    scans: int = 1  # bursts of frames more than MAX_BURST_S apart
 
     @property
     def rssi(self) -> float:
         return self.rssi_sum / self.frames
+
+    @property
+    def scan_interval(self) -> float | None:
+        """Mean time between this token's scans, once it has been heard in two."""
+        if self.scans < 2:
+            return None
+        return (self.last_t - self.first_t) / (self.scans - 1)
 
 
 class DeviceEstimator:
@@ -107,6 +122,8 @@ class DeviceEstimator:
         token = sighting.token
         summary = self._rotating.get(token)
         if summary is not None:
+            if sighting.t - summary.last_t > MAX_BURST_S:
+                summary.scans += 1
             summary.last_t = max(summary.last_t, sighting.t)
             if sighting.seq is not None:
                 summary.last_seq = sighting.seq
@@ -141,6 +158,13 @@ class DeviceEstimator:
             lo = bisect.bisect_left(starts, a.last_t + MIN_HANDOVER_S)
             hi = bisect.bisect_right(starts, a.last_t + self.max_gap_s)
             a_rssi = a.rssi
+            # The next address must come about when the next scan was due: within the
+            # usual gaps for a one-scan token, within its own rhythm for a longer one.
+            interval = a.scan_interval
+            if interval is None:
+                earliest, latest = MIN_SCAN_GAP_S, self.max_gap_s
+            else:
+                earliest, latest = 0.5 * interval, RHYTHM_SLACK * interval
             for j in range(lo, hi):
                 b = tokens[j]
                 delta = abs(b.rssi - a_rssi)
@@ -151,7 +175,7 @@ class DeviceEstimator:
                     if 1 <= step <= self.max_seq_step:
                         by_seq.append(j)
                         continue
-                if b.first_t - a.last_t >= MIN_SCAN_GAP_S:
+                if earliest <= b.first_t - a.last_t <= latest:
                     by_rhythm.append((delta, j))
             by_rhythm.sort()
             edges.append(by_seq + [j for _, j in by_rhythm])
