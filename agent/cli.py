@@ -8,11 +8,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.publish.sink import Event, Sink
+
+if TYPE_CHECKING:
+    from agent.behaviour.models import ModelHolder
 
 log = logging.getLogger("agent")
 
@@ -32,8 +35,26 @@ def setup_logging(level: str = "INFO") -> None:
     )
 
 
-def build_sinks(config: AgentConfig, out: Path | None) -> list[Sink]:
-    """Where events go: a file when asked, else the broker when configured, else the console."""
+def load_models(config: AgentConfig) -> ModelHolder:
+    """The behaviour models for this store's feeds (one error line if refused)."""
+    from agent.behaviour.models import ModelHolder
+    from agent.pipeline import store_sensors
+
+    return ModelHolder.start(config.behaviour.models_dir, store_sensors(config))
+
+
+def model_versions(models: ModelHolder | None) -> dict[str, str]:
+    model = None if models is None else models.model
+    return {} if model is None else {model.name: model.version}
+
+
+def build_sinks(
+    config: AgentConfig, out: Path | None, models: ModelHolder | None = None
+) -> list[Sink]:
+    """Where events go: a file when asked, else the broker when configured, else the console.
+
+    The broker's retained status names the behaviour models in use.
+    """
     from agent.publish.sinks import ConsoleSink, JsonLinesFileSink
 
     if out is not None:
@@ -42,7 +63,7 @@ def build_sinks(config: AgentConfig, out: Path | None) -> list[Sink]:
         from agent.publish.mqtt_setup import SinkSetupError, open_mqtt_sink
 
         try:
-            return [open_mqtt_sink(config)]
+            return [open_mqtt_sink(config, model_versions(models))]
         except SinkSetupError as e:
             print(str(e), file=sys.stderr)
             raise SystemExit(EXIT_FAILED) from None
@@ -87,8 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return EXIT_FAILED
     setup_logging(args.log_level or config.runtime.log_level)
-    sinks = build_sinks(config, Path(args.out) if args.out else None)
-    runtime = LiveRuntime(config, sinks, base_dir=str(path.resolve().parent))
+    models = load_models(config)
+    sinks = build_sinks(config, Path(args.out) if args.out else None, models)
+    runtime = LiveRuntime(config, sinks, base_dir=str(path.resolve().parent), models=models)
     runtime.install_signal_handlers()
     clean = False
     try:
@@ -134,16 +156,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     collect = CollectSink()
     checking = args.check or args.write_expected
-    sinks: list[Sink] = (
-        [collect] if checking else build_sinks(config, Path(args.out) if args.out else None)
-    )
-    if checking and args.out:
-        sinks += build_sinks(config, Path(args.out))
+    models = load_models(config)
+    out = Path(args.out) if args.out else None
+    sinks: list[Sink] = [collect] if checking else build_sinks(config, out, models)
+    if checking and out is not None:
+        sinks += build_sinks(config, out, models)
     progress = Progress(f"replay {path.parent.name}")
     queued: tuple[int, list[str]] = (0, [])
     try:
         result = replay(
-            config, sinks, base_dir=str(path.resolve().parent), on_progress=progress.update
+            config,
+            sinks,
+            base_dir=str(path.resolve().parent),
+            on_progress=progress.update,
+            models=models,
         )
         from agent.publish.mqtt_setup import drain_sinks
 

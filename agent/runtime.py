@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from agent import __version__
+from agent.behaviour.models import ModelHolder
 from agent.config import AgentConfig
 from agent.observations import Observation
 from agent.pipeline import Pipeline
@@ -67,6 +68,7 @@ def replay(
     stop: threading.Event | None = None,
     on_progress: Callable[[float, int], None] | None = None,
     pipeline: Pipeline | None = None,
+    models: ModelHolder | None = None,
 ) -> ReplayResult:
     """Replay every configured source, merged by timestamp, to the sinks.
 
@@ -77,7 +79,7 @@ def replay(
     stop = stop or threading.Event()
     sources = build_sources(config.sources, context_for(config, base_dir, replay=True))
     if pipeline is None:
-        pipeline = Pipeline(config, sinks, noise_seed=REPLAY_NOISE_SEED)
+        pipeline = Pipeline(config, sinks, models=models, noise_seed=REPLAY_NOISE_SEED)
     reorder_s = config.aggregation.reorder_s
     count = 0
     try:
@@ -151,12 +153,18 @@ class _SourceState:
 class LiveRuntime:
     """Runs the agent until SIGTERM/SIGINT or until every source has ended."""
 
-    def __init__(self, config: AgentConfig, sinks: list[Sink], base_dir: str = ".") -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        sinks: list[Sink],
+        base_dir: str = ".",
+        models: ModelHolder | None = None,
+    ) -> None:
         self.config = config
         self.sinks = sinks
         self.stop = threading.Event()
         self._wake = threading.Event()
-        self.pipeline = Pipeline(config, sinks)
+        self.pipeline = Pipeline(config, sinks, models=models)
         ctx = context_for(config, base_dir, replay=False)
         size = config.runtime.queue_size
         self.states = [
@@ -268,13 +276,18 @@ class LiveRuntime:
     def health(self) -> dict[str, Any]:
         sources = {}
         for st in self.states:
+            own = st.source.health()
+            # While its thread runs, the source knows best (connecting, reconnecting...);
+            # once it failed or ended, the runtime does.
+            state = own.pop("state", st.state) if st.state == "running" else st.state
+            own.pop("state", None)
             sources[st.source.id] = {
-                "state": st.state,
+                **own,
+                "state": state,
                 "queued": len(st.queue),
                 "dropped": st.queue.dropped,
                 "restarts": st.restarts,
                 "future_refused": st.future,
-                **st.source.health(),
             }
         return {
             "agent_version": __version__,

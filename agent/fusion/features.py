@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from agent.observations import Visit
 
-FEATURE_SCHEMA = 1
+FEATURE_SCHEMA = 2
 """Bump on any change to the names, order or meaning below; retrain the models."""
 
 NAN = math.nan

@@ -21,6 +21,12 @@ class Calibration:
     share_showroomer: float = 0.25
     """Surveys of in-store phone use put showrooming at roughly a quarter of shoppers."""
     share_bargain: float = 0.45
+    archetype_spread: float = 2.5
+    """Shoppers come as archetypes (the issue's and the segmentation literature's
+    premise): with 2.5 about three in four shoppers have a score below 0.2 or above 0.8
+    on an axis, a minority sits near the middle. At 1.0 the scores would be spread
+    evenly and an axis would be a coin toss for a fifth of shoppers (our assumption:
+    no published figure gives the spread of these traits)."""
 
     # -- characteristic sets: chance a shopper carries each need ----------------
     set_rates: tuple[tuple[str, float], ...] = (

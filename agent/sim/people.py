@@ -1,10 +1,12 @@
 """Who walks through the simulated store: shoppers with latent traits, staff, passers-by.
 
-A shopper's four behaviour axes are latent scores in (0, 1): ``Phi(z + Phi^-1(share))``
-with ``z`` standard normal, so the share of the population above 0.5 (the label)
-matches the calibration while the scores spread over the whole range. Behaviour is
-then drawn from distributions whose parameters move with the scores, never from
-the label: two shoppers either side of 0.5 behave almost alike, as real ones do.
+A shopper's four behaviour axes are latent scores in (0, 1):
+``Phi(spread * (z + Phi^-1(share)))`` with ``z`` standard normal, so the share of the
+population above 0.5 (the label) matches the calibration. ``archetype_spread`` pushes
+most shoppers towards one pole (archetypes) while a minority sits in between.
+Behaviour is then drawn from distributions whose parameters move with the scores,
+never from the label: two shoppers either side of 0.5 behave almost alike, as real
+ones do.
 
 Example:
     >>> import random
@@ -68,17 +70,17 @@ class Person:
     leader: Person | None = None  # a companion walks with this shopper
 
 
-def _latent(rng: random.Random, share: float) -> float:
-    return _NORMAL.cdf(rng.gauss(0.0, 1.0) + _NORMAL.inv_cdf(share))
+def _latent(rng: random.Random, share: float, spread: float) -> float:
+    return _NORMAL.cdf(spread * (rng.gauss(0.0, 1.0) + _NORMAL.inv_cdf(share)))
 
 
 def draw_traits(rng: random.Random, cal: Calibration) -> Traits:
     sets = tuple(name for name, rate in cal.set_rates if rng.random() < rate)
     return Traits(
-        wander=_latent(rng, cal.share_wanderer),
-        indecisive=_latent(rng, cal.share_indecisive),
-        showroom=_latent(rng, cal.share_showroomer),
-        bargain=_latent(rng, cal.share_bargain),
+        wander=_latent(rng, cal.share_wanderer, cal.archetype_spread),
+        indecisive=_latent(rng, cal.share_indecisive, cal.archetype_spread),
+        showroom=_latent(rng, cal.share_showroomer, cal.archetype_spread),
+        bargain=_latent(rng, cal.share_bargain, cal.archetype_spread),
         sets=sets,
     )
 

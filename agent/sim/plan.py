@@ -114,7 +114,13 @@ def _pick(rng: random.Random, catalogue: Catalogue, zone: str, traits: Traits) -
     items = catalogue.available(zone)
     if not items:
         return None
-    weights = [1.0 + 2.0 * (i.product.category in traits.sets) for i in items]
+    weights = [
+        (1.0 + 2.0 * (i.product.category in traits.sets))
+        # Bargain hunters reach for promoted stock, brand-conscious shoppers for premium.
+        * (1.0 + 2.0 * traits.bargain * i.product.promo)
+        * (1.0 + 2.0 * (1.0 - traits.bargain) * (i.product.price_tier == "premium"))
+        for i in items
+    ]
     return rng.choices(items, weights=weights)[0]
 
 
