@@ -75,9 +75,9 @@ class Decoder:
 
     def __init__(self) -> None:
         self._layouts = LayoutCache()
-        # Layouts of single-bitmap headers by their bitmap; those never involve a vendor
-        # namespace (that needs a second bitmap), so the bitmap alone decides the layout.
-        self._single: dict[bytes, Layout] = {}
+        # Layouts without a vendor namespace, by their presence bitmaps (which alone
+        # decide them); the validating LayoutCache is only asked on a miss.
+        self._by_bitmaps: dict[bytes, Layout] = {}
         self.skipped = 0
         self.group = 0
         self.bad_fcs = 0
@@ -108,8 +108,12 @@ class Decoder:
             if raw[length + 1] & DS_BITS != TO_DS_ONLY:
                 self.skipped += 1
                 return None
-        # Fast path: one presence bitmap whose layout is cached (most frames).
-        cached = self._single.get(raw[4:8]) if raw[7] < 0x80 else None
+        # Fast path: the presence bitmaps name a cached layout (nearly every frame).
+        bitmaps_end = 8
+        while raw[bitmaps_end - 1] >= 0x80 and bitmaps_end + 4 <= length:
+            bitmaps_end += 4
+        bitmaps = raw[4:bitmaps_end]
+        cached = self._by_bitmaps.get(bitmaps)
         if cached is not None and cached.need <= length:
             layout = cached
         else:
@@ -117,8 +121,8 @@ class Decoder:
                 layout = self._layouts.get(raw, length)
             except RadiotapError as e:
                 raise MalformedFrame(str(e)) from None
-            if raw[7] < 0x80 and len(self._single) < LayoutCache.MAX_ENTRIES:
-                self._single[raw[4:8]] = layout
+            if not layout.vendor and len(self._by_bitmaps) < LayoutCache.MAX_ENTRIES:
+                self._by_bitmaps[bitmaps] = layout
         flags = raw[layout.flags] if layout.flags >= 0 else 0
         end = size - FCS_LEN if flags & FLAG_FCS_AT_END else size
         if length + HEADER_802_11 > end:

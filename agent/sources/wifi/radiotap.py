@@ -87,6 +87,7 @@ class Layout:
     signal: int
     end: int
     need: int  # the header length the fields we read require
+    vendor: bool = False  # a vendor namespace moves later fields: bitmaps alone do not decide
 
 
 def _align(offset: int, alignment: int) -> int:
@@ -174,6 +175,7 @@ def compute_layout(header: bytes, length: int) -> tuple[Layout, VendorChecks]:
         signal=found[BIT_SIGNAL],
         end=min(offset, length),
         need=need,
+        vendor=bool(checks),
     )
     return layout, tuple(checks)
 
