@@ -10,7 +10,8 @@ the street outside; too brief: walking past the door) is a passer-by and only
 counted. A visitor leaves when its signal drops below ``leave_dbm`` or it has not
 been heard for ``absent_after_s``.
 
-The fusion stage feeds every zone's sightings through one ``Presence`` and calls
+The fusion stage feeds every zone's sightings through one ``Presence`` (built with
+``sensors_from_config`` and a sensor's ``presence`` thresholds) and calls
 ``expire`` as event time advances.
 
 Example:
@@ -26,12 +27,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from agent.observations import DeviceSighting
-from agent.sources.wifi.config import PresenceConfig
+from agent.sources.wifi.config import PresenceConfig, WifiSourceConfig
 
 PresenceState = Literal["entered", "left"]
 SWEEP_SHARE = 0.1
@@ -75,6 +76,17 @@ class _Track:
     randomised: bool
     visitor: bool = False
     candidate: bool = False
+
+
+def sensors_from_config(configs: Iterable[WifiSourceConfig]) -> dict[str, Sensor]:
+    """The ``Sensor`` of each configured Wi-Fi source id (what ``Presence`` needs).
+
+    Example:
+        >>> cfg = WifiSourceConfig(id="w1", interface="mon0", zone="door", position=(1, 2))
+        >>> sensors_from_config([cfg])
+        {'w1': Sensor(zone='door', x=1.0, y=2.0)}
+    """
+    return {c.id: Sensor(c.zone, float(c.position[0]), float(c.position[1])) for c in configs}
 
 
 class Presence:
