@@ -3,6 +3,8 @@ one feature: archetypes overlap as real shoppers do."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,3 +233,13 @@ def test_some_passers_by_pause_at_the_window_but_never_come_in() -> None:
         assert all(layout.zone_at(*leg.target) is None for leg in legs)  # all on the pavement
         paused += any(leg.kind == "detour" for leg in legs)
     assert abs(paused / len(people) - DEFAULT.window_glance) < 0.03
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["catalogue", "config", "homography", "layout", "people", "plan", "tomlwrite"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    imported = importlib.import_module(f"agent.sim.{module}")
+    result = doctest.testmod(imported)
+    assert result.attempted > 0 and result.failed == 0

@@ -3,11 +3,15 @@
 JuPedSim's collision-free speed model (Tordeux et al. 2016) moves every agent; we
 steer each one directly (a direct-steering stage) along the shortest path that
 JuPedSim's routing engine finds on the walkable floor, one corner at a time. A
-dwell is an agent standing at its target. The simulation object is created by the
-caller's factory so a test can pass another model.
+dwell is an agent standing at its target; a companion is steered after the shopper
+they came with. The simulation object is made by an injected factory, so a caller
+can choose the model or its step (the benchmark runs JuPedSim's default beside ours).
 
-Example (needs the ``sim`` extra):
-    >>> import jupedsim  # doctest: +SKIP
+Example (needs the ``sim`` extra)::
+
+    crowd = Crowd(layout, [(person, make_plan) for ...])
+    result = crowd.run(duration_s=900)
+    result.trajectories[person.pid].t  # control ticks, seconds after the start
 """
 
 from __future__ import annotations
