@@ -14,7 +14,10 @@ so a message is never re-sent twice (once by paho, once from the outbox).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -23,6 +26,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.publish.config import MqttConfig
@@ -40,8 +44,8 @@ from agent.publish.outbox import Outbox
 log = logging.getLogger(__name__)
 
 LOOP_TIMEOUT_S = 0.05
-"""Longest wait in paho's select: bounds how late a newly queued event is picked up
-when the link is idle (20 wake-ups a second cost nothing measurable)."""
+"""Longest wait in select when nothing happens: new events wake the loop at once
+(through a socket pair), so this only paces stop checks and keepalive."""
 
 STATUS_ACK_TIMEOUT_S = 5.0
 """How long a clean stop waits for the broker to acknowledge the ``stopped`` status."""
@@ -114,6 +118,11 @@ class BrokerLink:
         self.health_skipped = 0
         self.refused_by_broker = 0
         self._paho_errors = _LastError()
+        # emit() wakes the loop out of select through this pair (paho's own wake-up
+        # pair is private); a byte per wake, drained in bulk.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -125,8 +134,12 @@ class BrokerLink:
         self._thread.start()
 
     def wake(self) -> None:
-        """New rows are in the outbox."""
+        """New rows are in the outbox: wake the loop out of select."""
         self._new_work.set()
+        # BlockingIOError: the pair is full, a wake-up is already pending; OSError:
+        # closed at stop.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
 
     def send_health(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 0 health event; skipped (counted) when not connected."""
@@ -176,6 +189,8 @@ class BrokerLink:
             if not self._stopping.is_set():
                 self._stopping.wait(self._backoff.next_delay())
         self._client.drop_out_messages()
+        self._wake_w.close()
+        self._wake_r.close()
 
     def _connect(self) -> bool:
         self._connack = None
@@ -204,7 +219,7 @@ class BrokerLink:
     def _serve(self) -> None:
         """Run one connection until it ends or the link is stopped."""
         while True:
-            rc = self._client.loop(RETRY_SOON_S if self._retry_soon else LOOP_TIMEOUT_S)
+            rc = self._pump(RETRY_SOON_S if self._retry_soon else LOOP_TIMEOUT_S)
             self._retry_soon = False
             if self._connack is not None and not self._on_connack():
                 break
@@ -223,6 +238,38 @@ class BrokerLink:
                 self._fill_window()
                 self._send_health()
         self._client.disconnect()
+
+    def _pump(self, timeout: float) -> MQTTErrorCode:
+        """Wait for the socket or a wake-up, then let paho read, write and keep alive.
+
+        paho's documented external-loop calls (``loop_read``, ``loop_write``,
+        ``loop_misc``) around our own select, so that ``wake`` can end the wait.
+        """
+        sock = self._client.socket()
+        if sock is None:
+            return mqtt.MQTT_ERR_NO_CONN
+        # TLS may hold decrypted bytes that select cannot see.
+        pending = getattr(sock, "pending", None)
+        buffered = bool(pending and pending() > 0)
+        want_write = [sock] if self._client.want_write() else []
+        try:
+            readable, writable, _ = select.select(
+                [sock, self._wake_r], want_write, [], 0 if buffered else timeout
+            )
+        except (OSError, ValueError, TypeError):
+            return mqtt.MQTT_ERR_CONN_LOST  # the socket was closed under us
+        if self._wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                self._wake_r.recv(4096)
+        if sock in readable or buffered:
+            rc = self._client.loop_read()
+            if rc != mqtt.MQTT_ERR_SUCCESS or self._client.socket() is None:
+                return rc if rc != mqtt.MQTT_ERR_SUCCESS else mqtt.MQTT_ERR_CONN_LOST
+        if writable or self._client.want_write():
+            rc = self._client.loop_write()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc
+        return self._client.loop_misc()
 
     def _on_connack(self) -> bool:
         reason, self._connack = self._connack, None
@@ -382,14 +429,14 @@ class BrokerLink:
         )
         deadline = time.monotonic() + STATUS_ACK_TIMEOUT_S
         while not info.is_published() and time.monotonic() < deadline:
-            if self._client.loop(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
+            if self._pump(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
                 break
             self._take_acks()
         self._take_acks()
         self._commit_acks(wait=True)
         self.connected = False
         self._client.disconnect()
-        self._client.loop(LOOP_TIMEOUT_S)
+        self._pump(0)
 
 
 class _LastError(logging.Handler):
