@@ -194,3 +194,19 @@ def test_gzip_of_a_pcap_reads_like_the_pcap(tmp_path: Path) -> None:
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"agent.sources.wifi.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_inspect_never_links_a_randomised_mac_across_the_key_rotation(tmp_path: Path) -> None:
+    private = bytes.fromhex("da0000000042")
+    before = 1_700_000_000.0 - 1_700_000_000.0 % 86400 + 4 * 3600 - 30  # 03:59:30 UTC
+    packets = [
+        (before + i * 60.0, synth.radiotap_frame(synth.probe_request(private, 10 + i)))
+        for i in range(2)
+    ]
+    path = tmp_path / "midnight-shift.pcap"
+    synth.write_pcap(path, packets)
+    summary = json.loads(run_cli("inspect", str(path)).stdout)
+    if isinstance(summary, list):
+        summary = summary[0]
+    assert summary["distinct_tokens"] == 2  # the same MAC, hashed with two days' keys
+    assert summary["estimated_devices"] == 2  # and not linked back together

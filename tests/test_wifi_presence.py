@@ -163,3 +163,13 @@ def test_maximum_matching_agrees_with_a_recursive_reference() -> None:
             for _ in range(rng.randrange(0, 9))
         ]
         assert maximum_matching(edges, right) == reference_matching(edges, right)
+
+
+def test_estimate_never_links_across_a_fold() -> None:
+    estimator = DeviceEstimator()
+    estimator.add(DeviceSighting(0.0, "w", A, -60.0, "probe", True, 6, 100))
+    estimator.fold()  # the key rotated: tokens of the old day are only a count now
+    estimator.add(DeviceSighting(30.0, "w", B, -60.0, "probe", True, 6, 101))
+    assert (estimator.tokens, estimator.devices) == (2, 2)
+    estimator.reset()
+    assert (estimator.tokens, estimator.devices) == (0, 0)

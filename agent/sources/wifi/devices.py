@@ -18,7 +18,8 @@ minimum path cover). Sequence continuity edges are tried first, so they win ties
 
 Universal (manufacturer) MACs and associated phones' data addresses do not rotate:
 each is one device. Everything lives in memory only and is dropped by ``reset``;
-nothing is written anywhere. The method's measured error is in docs/wifi.md.
+nothing is written anywhere; ``fold`` at a key rotation makes sure nothing is
+linked across it. The method's measured error is in docs/wifi.md.
 
 Example:
     >>> from agent.observations import DeviceSighting
@@ -106,7 +107,21 @@ class DeviceEstimator:
 
     def reset(self) -> None:
         """Forget every summary and count (a new counting period)."""
-        self.__init__(self.max_gap_s, self.max_seq_step, self.max_rssi_delta)  # type: ignore[misc]
+        self._rotating.clear()
+        self._stable.clear()
+        self._folded_devices = self._folded_tokens = self.linked = 0
+
+    def fold(self) -> None:
+        """Keep the estimate so far as a number and forget the summaries behind it.
+
+        Call it at every key rotation: no token from before may then be linked to
+        one from after, so a randomised MAC is never linked across a rotation, even
+        inside this count.
+        """
+        self._folded_devices += self._chains() + len(self._stable)
+        self._folded_tokens += len(self._rotating) + len(self._stable)
+        self._rotating.clear()
+        self._stable.clear()
 
     @property
     def tokens(self) -> int:
@@ -138,15 +153,10 @@ class DeviceEstimator:
             self._stable.add(token)
             return
         if len(self._rotating) >= MAX_TOKENS:
-            self._fold()
+            self.fold()
         self._rotating[token] = _Token(
             sighting.t, sighting.t, sighting.seq, sighting.seq, sighting.rssi, 1
         )
-
-    def _fold(self) -> None:
-        self._folded_devices += self._chains()
-        self._folded_tokens += len(self._rotating)
-        self._rotating.clear()
 
     def _follow_edges(self, tokens: list[_Token]) -> list[list[int]]:
         """For each token (sorted by start), the tokens that may follow it, best first."""

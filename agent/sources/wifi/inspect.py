@@ -67,7 +67,11 @@ def summarise(path: Path) -> dict[str, Any]:
     rssi_min = rssi_max = None
     first = last = None
     channels: set[int] = set()
+    rotations = 0
     for sighting in source.sightings(threading.Event()):
+        if source.key_ring.rotations != rotations:  # a new day: never link across it
+            rotations = source.key_ring.rotations
+            estimator.fold()
         estimator.add(sighting)
         presence.add(sighting)
         tokens[sighting.token] = sighting.randomised

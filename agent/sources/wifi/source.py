@@ -201,6 +201,7 @@ class WifiSource(Source):
             context.shared,
             lambda: KeyRing(config.rotate_at, store_timezone(config.timezone), context.replay),
         )
+        self.key_ring = ring
         if ring.rotate_at != config.rotate_at:
             log.warning(
                 "wifi source %s: rotate_at differs from the first Wi-Fi sensor's; "
