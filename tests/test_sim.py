@@ -232,3 +232,77 @@ def test_companions_walk_with_their_shopper(tmp_path: Path) -> None:
         if theirs.left is not None:
             assert mine.left is not None and mine.left - theirs.left < 30.0
     assert checked >= 2
+
+
+FIELD_CHECK = """
+[[sources.camera]]
+id = "cam-floor"
+url = "rtsp://agent:${CAM_PASSWORD}@10.0.0.21:554/stream1"
+fps = 4
+calibration = [
+  { image = [0, 720], floor = [3, 0] },
+  { image = [1280, 720], floor = [20.5, 0] },
+  { image = [1130, 60], floor = [20.5, 12.5] },
+  { image = [150, 60], floor = [3, 12.5] },
+]
+lines = [{ id = "door", start = [3.0, 1.0], end = [3.0, 3.0] }]
+
+[[sources.wifi]]
+id = "wifi-till"
+interface = "mon0"
+zone = "checkout"
+position = [17.0, 1.5]
+
+[[sources.rfid]]
+id = "rfid-floor"
+protocol = "zebra_mqtt"
+catalogue = "their-catalogue.csv"
+mqtt = { host = "127.0.0.1", topic = "zebra/fx9600/data" }
+antennas = [
+  { port = 1, zone = "aisle-1", role = "shelf" },
+  { port = 2, zone = "fitting-rooms", role = "fitting_room" },
+  { port = 3, zone = "checkout", role = "checkout" },
+]
+
+[mqtt]
+host = "broker.example.internal"
+"""
+
+
+def test_a_field_engineers_own_sensors_are_simulated_with_their_settings(tmp_path: Path) -> None:
+    text = DEMO.read_text()
+    # Their config: the demo's floor and stock, but no sensors in [simulation]; the
+    # sensors are the [[sources.*]] they are about to install.
+    text = text[: text.index("[[simulation.cameras]]")]
+    head, simulation = text.split("\n[simulation]\n")
+    store = tmp_path / "store.toml"
+    store.write_text(head + FIELD_CHECK + "\n[simulation]\n" + simulation)
+    (tmp_path / "their-catalogue.csv").write_text("gtin,category,price_tier,promo\n")
+    out = tmp_path / "fixture"
+    rec, _ = make_fixture(store, out, 2.0, seed=3, command="test")
+    assert [c.id for c in rec.sim.cameras] == ["cam-floor"]
+    assert [s.id for s in rec.sim.wifi] == ["wifi-till"]
+    assert [r.id for r in rec.sim.rfid] == ["rfid-floor"]
+
+    config = load_config(out / "fixture.toml")
+    (camera,) = config.sources.camera
+    assert camera.detections is not None and camera.url is None
+    assert camera.fps == 4 and [line.id for line in camera.lines] == ["door"]
+    (wifi,) = config.sources.wifi
+    assert wifi.path is not None and wifi.interface is None and wifi.zone == "checkout"
+    (reader,) = config.sources.rfid
+    assert reader.protocol == "recorded"
+    assert [(a.port, a.role) for a in reader.antennas] == [
+        (1, "shelf"),
+        (2, "fitting_room"),
+        (3, "checkout"),
+    ]
+    assert reader.catalogue is not None and reader.catalogue.name == "catalogue.csv"
+    assert config.mqtt is None  # a fixture replays to the console
+
+    context = SourceContext(
+        replay=True, base_dir=str(out), store_zones=tuple(z.id for z in config.store.zones)
+    )
+    for source in build_sources(config.sources, context):
+        assert any(True for _ in source.observations(threading.Event())), source.id
+        source.close()

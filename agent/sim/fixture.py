@@ -34,6 +34,7 @@ from agent.sim.render_detections import detection_lines
 from agent.sim.render_rfid import CATALOGUE_FILE, reader_lines
 from agent.sim.render_wifi import emissions, pcap_gz, sensor_packets
 from agent.sim.scenario import Recording, simulate
+from agent.sim.sensors import feed_fields, with_agent_sensors
 from agent.sim.tomlwrite import dumps
 from agent.sim.truth import truth_lines
 
@@ -82,6 +83,7 @@ def load_store(path: Path) -> tuple[dict[str, Any], AgentConfig, SimulationConfi
         lines += e.lines
     if lines:
         raise ConfigError(lines)
+    sim = with_agent_sensors(agent, sim)
     lines = [f"{path}: {SIMULATION_TABLE}: {problem}" for problem in layout_problems(agent, sim)]
     if lines:
         raise ConfigError(lines)
@@ -133,29 +135,53 @@ def _camera(rec: Recording, cam: CameraSim, video: bool) -> dict[str, Any]:
     return entry
 
 
-def _sources(rec: Recording, video: bool = False) -> dict[str, list[dict[str, Any]]]:
+def _user_sources(raw: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The store file's own ``[[sources.KIND]]`` entries by id (a field check's sensors)."""
+    entries = raw.get("sources", {}).get(kind, [])
+    return {e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
+
+
+def _sources(
+    rec: Recording, video: bool = False, raw: dict[str, Any] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     kinds = set(SourcesConfig.model_fields)
+    raw = raw or {}
     sources: dict[str, list[dict[str, Any]]] = {}
     if "camera" in kinds:
-        sources["camera"] = [_camera(rec, c, video) for c in rec.sim.cameras]
+        mine = _user_sources(raw, "camera")
+        sources["camera"] = []
+        for c in rec.sim.cameras:
+            if c.id in mine:  # keep the store's tracker, lines, rate; swap the feed
+                entry = feed_fields("camera", mine[c.id], f"{c.id}.detections.jsonl")
+                if video:
+                    del entry["detections"]
+                    entry.update(_camera(rec, c, video=True))
+                    entry["calibration"] = mine[c.id]["calibration"]
+            else:
+                entry = _camera(rec, c, video)
+            sources["camera"].append(entry)
     elif "recorded" in kinds:  # no camera source: replay the walks as recorded tracks
         sources["recorded"] = [
             {"id": c.id, "path": f"{c.id}.tracks.jsonl", "sensors": ["camera"]}
             for c in rec.sim.cameras
         ]
     if "wifi" in kinds:
+        mine = _user_sources(raw, "wifi")
         sources["wifi"] = [
-            {"id": s.id, "path": f"{s.id}.pcap.gz", "zone": s.zone, "position": list(s.position)}
+            feed_fields("wifi", mine[s.id], f"{s.id}.pcap.gz")
+            if s.id in mine
+            else {
+                "id": s.id,
+                "path": f"{s.id}.pcap.gz",
+                "zone": s.zone,
+                "position": list(s.position),
+            }
             for s in rec.sim.wifi
         ]
     if "rfid" in kinds:
+        mine = _user_sources(raw, "rfid")
         sources["rfid"] = [
-            {
-                "id": r.id,
-                "protocol": "recorded",
-                "path": f"{r.id}.rfid.jsonl",
-                "catalogue": CATALOGUE_FILE,
-            }
+            feed_fields("rfid", mine.get(r.id, {"id": r.id}), f"{r.id}.rfid.jsonl")
             for r in rec.sim.rfid
         ]
     return {k: v for k, v in sources.items() if v}
@@ -163,7 +189,7 @@ def _sources(rec: Recording, video: bool = False) -> dict[str, list[dict[str, An
 
 def fixture_toml(raw: dict[str, Any], rec: Recording, command: str, video: bool = False) -> str:
     config = {k: v for k, v in raw.items() if k not in DROPPED_TABLES}
-    config["sources"] = _sources(rec, video)
+    config["sources"] = _sources(rec, video, raw)
     head = (
         f"# Simulated recording of store '{rec.agent.store.id}': {rec.duration_s / 60:g} "
         f"minutes, seed {rec.seed}.\n# Made by: {command}\n"
