@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -131,7 +132,10 @@ def open_tap(name: str) -> int:
 
 
 @needs_root
-@pytest.mark.skipif(not Path("/dev/net/tun").exists(), reason="no TUN/TAP device")
+@pytest.mark.skipif(
+    not Path("/dev/net/tun").exists() or shutil.which("ip") is None,
+    reason="needs a TUN/TAP device and iproute2",
+)
 def test_a_vanished_interface_is_reopened_when_it_returns(tmp_path: Path) -> None:
     name = f"ewifi{os.getpid() % 10000}"
     sysfs = fake_sysfs(tmp_path, name, ARPHRD_IEEE80211_RADIOTAP)
