@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import subprocess
 import threading
 import time
@@ -211,5 +212,30 @@ def test_unknown_topic_is_refused(broker: Broker, tmp_path: Path) -> None:
     try:
         with pytest.raises(ValueError, match="unknown topic 'visits'"):
             sink.emit("visits", make_event(1))
+    finally:
+        sink.close()
+
+
+def test_an_outbox_that_goes_bad_is_reported_and_publishing_carries_on(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = open_sink(tmp_path, broker.port, reconnect_max_s=0.2)
+    try:
+        wait_until(lambda: sink.health()["connected"], 10, "connected")
+        # Someone (a cleanup script, a bad disk) removes the table under the agent.
+        with sqlite3.connect(tmp_path / "outbox.db") as other:
+            other.execute("DROP TABLE events")
+        with caplog.at_level(logging.ERROR, logger="agent.publish"):
+            sink.emit("traffic", make_event(1))
+            sink.emit("traffic", make_event(2))
+            broker.stop()  # the connection flaps: on reconnect the outbox is read again
+            broker.start()
+            wait_until(lambda: "cannot read" in str(sink.health()["last_error"]), 10, "the error")
+            time.sleep(1.0)  # several reconnect rounds
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("cannot write the outbox" in line for line in lines) == 1, lines
+        assert sum("publisher stopped" in line for line in lines) == 1, lines
+        assert sink.health()["unsendable"] == 2
+        assert sink.health()["publisher_running"] is True
     finally:
         sink.close()

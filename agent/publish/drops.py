@@ -44,6 +44,11 @@ class DropCounter:
         self._in_burst = 0
         self._last_line = 0.0
 
+    @property
+    def in_burst(self) -> bool:
+        """Drops were counted since the last ``end_burst``."""
+        return self._in_burst > 0
+
     def add(self, count: int = 1) -> None:
         """Count ``count`` dropped events (they are part of the current burst)."""
         if count <= 0:

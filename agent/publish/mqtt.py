@@ -158,7 +158,8 @@ class MqttSink(Sink):
             self.outbox.put_many(rows)
         except OutboxError as e:
             # Disk full or file gone: say so once per burst, keep running for the next window.
-            log.error("%s", e)
+            if not self._unsendable.in_burst:
+                log.error("%s", e)
             self._unsendable.add(len(rows))
             return
         self._unsendable.end_burst()
@@ -183,6 +184,7 @@ class MqttSink(Sink):
         """Connection state and counters for the health event (no identifiers)."""
         link = self._link
         return {
+            "publisher_running": link.running,
             "connected": link.connected,
             **self.outbox.health(),
             "delivered": link.delivered,

@@ -39,7 +39,7 @@ from agent.publish.mqtt_client import (
     describe_connect_error,
     publish_properties,
 )
-from agent.publish.outbox import Outbox
+from agent.publish.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,11 @@ class BrokerLink:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """The link thread is alive (it should be until ``stop``)."""
+        return self._thread.is_alive()
+
     def wake(self) -> None:
         """New rows are in the outbox: wake the loop out of select."""
         self._new_work.set()
@@ -184,8 +189,21 @@ class BrokerLink:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            if self._connect():
-                self._serve()
+            try:
+                if self._connect():
+                    self._serve()
+            except Exception as e:
+                # An outbox that went bad (or a bug) must not silently end publishing:
+                # say so once, drop the connection and start over after a backoff.
+                message = str(e) if isinstance(e, OutboxError) else f"{type(e).__name__}: {e}"
+                if message != self.last_error:
+                    log.error("MQTT publisher stopped: %s; retrying with backoff", message)
+                    if not isinstance(e, OutboxError):
+                        log.debug("publisher failure", exc_info=True)
+                self.last_error = message
+                self.connected = False
+                with contextlib.suppress(Exception):
+                    self._client.disconnect()
             if not self._stopping.is_set():
                 self._stopping.wait(self._backoff.next_delay())
         self._client.drop_out_messages()

@@ -119,6 +119,7 @@ class Outbox:
         )
         self.dropped_expired = DropCounter(f"events older than {max_age_s:g} s", log)
         self._next_expiry_check = 0.0
+        self._expire_failing = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -210,6 +211,8 @@ class Outbox:
                 "WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
+        except sqlite3.Error as e:
+            raise OutboxError(f"{self.path}: cannot read the outbox: {e}") from None
         finally:
             self._lock.release()
         return [QueuedEvent(int(s), str(t), str(i), bytes(p), int(q)) for s, t, i, p, q in rows]
@@ -276,8 +279,12 @@ class Outbox:
             self._next_expiry_check = now + EXPIRE_EVERY_S
             try:
                 self.expire()
+                self._expire_failing = False
             except sqlite3.Error as e:
-                log.error("%s: cannot drop expired events: %s", self.path, e)
+                # Once per spell of failures: it is retried every second.
+                if not self._expire_failing:
+                    log.error("%s: cannot drop expired events: %s", self.path, e)
+                self._expire_failing = True
 
     def _transaction(self, durable: bool) -> _Transaction:
         return _Transaction(self._db.conn, durable)
