@@ -1,7 +1,7 @@
 """Simulated store-minutes per wall-clock second, against JuPedSim's default step, in one run.
 
 - subject: ``edge-agent simulate``'s whole path for the demo layout at 200 shopper
-  arrivals an hour (plus staff and passers-by) for one store hour: JuPedSim walks at
+  arrivals an hour (plus companions, staff and passers-by) for one store hour: JuPedSim walks at
   our 0.05 s step, then every feed (detections, tracks, pcaps, RFID reads, truth) is
   rendered to a temporary directory. Target: 60 store-minutes an hour of wall clock
   at least, i.e. a speed factor of 60 (an hour of store in a minute).
@@ -59,7 +59,8 @@ def main() -> None:
     speed = args.minutes * 60 / total
     print(
         f"subject: {args.minutes:g} store minutes, {shoppers} shoppers, "
-        f"{len(rec.people) - shoppers} staff and passers-by, {size / 1e6:.1f} MB of feeds"
+        f"{len(rec.people) - shoppers} companions, staff and passers-by, "
+        f"{size / 1e6:.1f} MB of feeds"
     )
     print(f"  walk {walked - started:.1f} s + render {done - walked:.1f} s = {total:.1f} s wall")
     print(

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, write_expected: WriteExpected | None = None) -
     size = sum(f.stat().st_size for f in files)
     print(
         f"wrote {len(files)} files ({size / 1e6:.1f} MB) to {out}: {shoppers} shoppers, "
-        f"{len(rec.people) - shoppers} staff and passers-by, {args.minutes:g} minutes",
+        f"{len(rec.people) - shoppers} companions, staff and passers-by, {args.minutes:g} minutes",
         file=sys.stderr,
     )
     if write_expected is not None and not args.no_expected:
