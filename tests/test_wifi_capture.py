@@ -189,6 +189,7 @@ def test_gzip_of_a_pcap_reads_like_the_pcap(tmp_path: Path) -> None:
         "crowd",
         "sighting",
         "inspect",
+        "linker",
     ],
 )
 def test_docstring_examples(module: str) -> None:

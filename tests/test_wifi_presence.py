@@ -15,6 +15,7 @@ from agent.sources.wifi import synth
 from agent.sources.wifi.config import PresenceConfig, WifiSourceConfig
 from agent.sources.wifi.crowd import BEHAVIOUR_SHARES, MIXED_SHARES, simulate_crowd
 from agent.sources.wifi.devices import DeviceEstimator, maximum_matching
+from agent.sources.wifi.linker import TokenLinker
 from agent.sources.wifi.presence import Presence, PresenceEvent, Sensor
 from agent.sources.wifi.source import WifiSource
 
@@ -173,3 +174,43 @@ def test_estimate_never_links_across_a_fold() -> None:
     assert (estimator.tokens, estimator.devices) == (2, 2)
     estimator.reset()
     assert (estimator.tokens, estimator.devices) == (0, 0)
+
+
+def rotating_phone(counter_runs_on: bool) -> list[DeviceSighting]:
+    """A phone standing in the door zone for 10 minutes, a new address every 90 s."""
+    rng = random.Random(3)
+    out = []
+    seq = 200
+    for scan in range(40):
+        token = f"{scan // 6:016x}"  # a new random address every sixth scan
+        if not counter_runs_on and scan % 6 == 0:
+            seq = rng.randrange(4096)
+        for probe in range(3):
+            t = scan * 15.0 + probe * 0.02
+            out.append(DeviceSighting(t, "w-door", token, -55.0, "probe", True, 6, seq))
+            seq = (seq + 1) % 4096
+    return out
+
+
+def test_with_a_linker_a_visit_survives_mac_changes() -> None:
+    plain = Presence(SENSORS, CONFIG)
+    linked = Presence(SENSORS, CONFIG, TokenLinker())
+    plain_events: list[PresenceEvent] = []
+    linked_events: list[PresenceEvent] = []
+    for s in rotating_phone(counter_runs_on=True):
+        plain_events += plain.add(s)
+        linked_events += linked.add(s)
+    plain_events += plain.finish()
+    linked_events += linked.finish()
+    assert [e.state for e in linked_events] == ["entered", "left"]
+    assert linked_events[0].t == 0.0 and linked_events[1].t == 585.04
+    # Without it: a visit per address that stayed a minute (the last one did not).
+    assert len([e for e in plain_events if e.state == "entered"]) == 6
+
+
+def test_the_linker_does_not_guess_when_the_counter_restarts() -> None:
+    linker = TokenLinker()
+    handles = {linker.handle(s) for s in rotating_phone(counter_runs_on=False)}
+    assert len(handles) == 7
+    linker.reset()
+    assert linker.handle(rotating_phone(counter_runs_on=True)[0]) == f"{0:016x}"

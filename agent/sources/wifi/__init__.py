@@ -10,7 +10,8 @@ Modules, in the order a frame meets them:
 - ``source``: the ``Source`` the runtime drives; ``config`` its config model;
   ``sighting`` builds the observations at capture rate;
 - ``presence`` and ``devices``: zone presence with hysteresis, and the distinct
-  device estimate that survives MAC randomisation;
+  device estimate that survives MAC randomisation; ``linker`` follows a phone
+  across MAC changes by sequence continuity (in memory, opt-in for presence);
 - ``inspect``: the ``edge-agent inspect`` summary of a capture;
 - ``synth``: writes real radiotap 802.11 captures (tests, benchmarks, simulator);
   ``crowd``: phones with known identities and randomisation habits (ground truth).

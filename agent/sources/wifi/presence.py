@@ -33,6 +33,7 @@ from typing import Literal
 
 from agent.observations import DeviceSighting
 from agent.sources.wifi.config import PresenceConfig, WifiSourceConfig
+from agent.sources.wifi.linker import TokenLinker
 
 PresenceState = Literal["entered", "left"]
 SWEEP_SHARE = 0.1
@@ -95,11 +96,20 @@ class Presence:
     Args:
         sensors: the sensor of each Wi-Fi source id.
         config: thresholds (enter/leave signal, minimum dwell, absence).
+        linker: follows phones across MAC changes (by sequence continuity); events
+            then carry the device handle (the phone's first token) instead of each
+            token. Reset it at every key rotation. Without it, tokens are never linked.
     """
 
-    def __init__(self, sensors: Mapping[str, Sensor], config: PresenceConfig) -> None:
+    def __init__(
+        self,
+        sensors: Mapping[str, Sensor],
+        config: PresenceConfig,
+        linker: TokenLinker | None = None,
+    ) -> None:
         self._sensors = dict(sensors)
         self._config = config
+        self._linker = linker
         self._tracks: dict[tuple[str, str], _Track] = {}
         self.passers_by = 0
         self.visitors = 0
@@ -115,7 +125,8 @@ class Presence:
         cfg = self._config
         t = sighting.t
         events = self.expire(t)
-        key = (sighting.token, sensor.zone)
+        token = sighting.token if self._linker is None else self._linker.handle(sighting)
+        key = (token, sensor.zone)
         track = self._tracks.get(key)
         if track is None:
             track = _Track(sighting.rssi, t, t, t, 0, sighting.randomised)
