@@ -7,6 +7,7 @@ client exactly as the agent does, and so that the loop reads as one thing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import ssl
@@ -34,6 +35,10 @@ HANDOFF_WINDOWS = 2
 """Rows handed to paho, in in-flight windows: paho sends the next one the moment a
 PUBACK frees a slot, so the wire stays busy between two passes of the publisher
 loop. Two windows keep paho's own queue small while not starving the window."""
+
+FAILURE_REMINDER_S = 600.0
+"""While connecting keeps failing, the error is repeated this often (store IT reading
+the journal an hour into an outage should still see it), not on every attempt."""
 
 BACKOFF_BASE_S = 0.5
 """First reconnect delay ceiling: short, because most outages are a broker restart."""
@@ -191,3 +196,56 @@ def describe_connect_error(error: BaseException) -> str:
     if isinstance(error, OSError):
         return error.strerror or str(error) or type(error).__name__
     return f"{type(error).__name__}: {error}"
+
+
+class ConnectFailures:
+    """Failed connection attempts: one log line per series, a reminder while it lasts.
+
+    Reasons can alternate within one outage (a TLS alert or a bare EOF, depending
+    on timing), so a changed reason alone does not earn another line.
+    """
+
+    def __init__(
+        self, broker: str, log: logging.Logger, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.broker = broker
+        self.count = 0
+        self._log = log
+        self._clock = clock
+        self._last_line = 0.0
+
+    def failed(self, reason: str, queued: int) -> None:
+        self.count += 1
+        now = self._clock()
+        if self.count == 1:
+            self._log.error(
+                "cannot connect to MQTT broker %s: %s; retrying with backoff, "
+                "%d events stay queued",
+                self.broker,
+                reason,
+                queued,
+            )
+            self._last_line = now
+        elif now - self._last_line >= FAILURE_REMINDER_S:
+            self._log.error(
+                "still cannot connect to MQTT broker %s after %d attempts: %s; %d events queued",
+                self.broker,
+                self.count,
+                reason,
+                queued,
+            )
+            self._last_line = now
+        else:
+            self._log.debug("connect attempt %d failed again: %s", self.count, reason)
+
+    def connected(self, queued: int) -> None:
+        if self.count:
+            self._log.info(
+                "connected to %s after %d failed attempts; %d events queued",
+                self.broker,
+                self.count,
+                queued,
+            )
+        else:
+            self._log.info("connected to %s", self.broker)
+        self.count = 0

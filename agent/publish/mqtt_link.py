@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
-import socket
 import threading
 import time
 from collections import deque
@@ -26,7 +24,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
-from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.publish.config import MqttConfig
@@ -34,11 +31,13 @@ from agent.publish.mqtt_client import (
     EVENT_CONTENT_TYPE,
     HANDOFF_WINDOWS,
     Backoff,
+    ConnectFailures,
     StatusState,
     Topics,
     describe_connect_error,
     publish_properties,
 )
+from agent.publish.mqtt_pump import Pump
 from agent.publish.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
@@ -49,10 +48,6 @@ LOOP_TIMEOUT_S = 0.05
 
 STATUS_ACK_TIMEOUT_S = 5.0
 """How long a clean stop waits for the broker to acknowledge the ``stopped`` status."""
-
-FAILURE_REMINDER_S = 600.0
-"""While connecting keeps failing, the error is repeated this often (store IT reading
-the journal an hour into an outage should still see it), not on every attempt."""
 
 RETRY_SOON_S = 0.001
 """Loop wait after the outbox was busy (a put committing): short, so the deferred
@@ -108,8 +103,7 @@ class BrokerLink:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq
         self._status_mid: int | None = None
         self._sent_upto = 0
-        self._failures = 0
-        self._last_reminder = 0.0
+        self._failures = ConnectFailures(f"{config.host}:{config.port}", log)
         self._refusing = False
         # Read by other threads for health; plain assignments are atomic.
         self.connected = False
@@ -117,16 +111,10 @@ class BrokerLink:
         self.delivered = 0
         self.health_skipped = 0
         self.refused_by_broker = 0
-        self._paho_errors = _LastError()
-        # emit() wakes the loop out of select through this pair (paho's own wake-up
-        # pair is private); a byte per wake, drained in bulk.
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._pump = Pump(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        client.enable_logger(self._paho_errors.logger)
 
     # ---- called from other threads -------------------------------------------------
 
@@ -139,12 +127,9 @@ class BrokerLink:
         return self._thread.is_alive()
 
     def wake(self) -> None:
-        """New rows are in the outbox: wake the loop out of select."""
+        """New rows are in the outbox: end the loop's wait at once."""
         self._new_work.set()
-        # BlockingIOError: the pair is full, a wake-up is already pending; OSError:
-        # closed at stop.
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+        self._pump.wake()
 
     def send_health(self, topic: str, payload: bytes) -> None:
         """Queue a QoS 0 health event; skipped (counted) when not connected."""
@@ -182,7 +167,7 @@ class BrokerLink:
 
     def _closed_because(self) -> str:
         """Why the connection ended: paho's socket error when it logged one (TLS alerts)."""
-        detail = self._paho_errors.take()
+        detail = self._pump.take_error()
         return detail or self._closed_reason or "closed"
 
     # ---- the link thread -------------------------------------------------------------
@@ -207,13 +192,12 @@ class BrokerLink:
             if not self._stopping.is_set():
                 self._stopping.wait(self._backoff.next_delay())
         self._client.drop_out_messages()
-        self._wake_w.close()
-        self._wake_r.close()
+        self._pump.close()
 
     def _connect(self) -> bool:
         self._connack = None
         self._closed_reason = None
-        self._paho_errors.take()
+        self._pump.take_error()
         self._acks.clear()
         self._inflight.clear()
         self._status_mid = None
@@ -237,7 +221,7 @@ class BrokerLink:
     def _serve(self) -> None:
         """Run one connection until it ends or the link is stopped."""
         while True:
-            rc = self._pump(RETRY_SOON_S if self._retry_soon else LOOP_TIMEOUT_S)
+            rc = self._pump.run_once(RETRY_SOON_S if self._retry_soon else LOOP_TIMEOUT_S)
             self._retry_soon = False
             if self._connack is not None and not self._on_connack():
                 break
@@ -257,55 +241,13 @@ class BrokerLink:
                 self._send_health()
         self._client.disconnect()
 
-    def _pump(self, timeout: float) -> MQTTErrorCode:
-        """Wait for the socket or a wake-up, then let paho read, write and keep alive.
-
-        paho's documented external-loop calls (``loop_read``, ``loop_write``,
-        ``loop_misc``) around our own select, so that ``wake`` can end the wait.
-        """
-        sock = self._client.socket()
-        if sock is None:
-            return mqtt.MQTT_ERR_NO_CONN
-        # TLS may hold decrypted bytes that select cannot see.
-        pending = getattr(sock, "pending", None)
-        buffered = bool(pending and pending() > 0)
-        want_write = [sock] if self._client.want_write() else []
-        try:
-            readable, writable, _ = select.select(
-                [sock, self._wake_r], want_write, [], 0 if buffered else timeout
-            )
-        except (OSError, ValueError, TypeError):
-            return mqtt.MQTT_ERR_CONN_LOST  # the socket was closed under us
-        if self._wake_r in readable:
-            with contextlib.suppress(BlockingIOError):
-                self._wake_r.recv(4096)
-        if sock in readable or buffered:
-            rc = self._client.loop_read()
-            if rc != mqtt.MQTT_ERR_SUCCESS or self._client.socket() is None:
-                return rc if rc != mqtt.MQTT_ERR_SUCCESS else mqtt.MQTT_ERR_CONN_LOST
-        if writable or self._client.want_write():
-            rc = self._client.loop_write()
-            if rc != mqtt.MQTT_ERR_SUCCESS:
-                return rc
-        return self._client.loop_misc()
-
     def _on_connack(self) -> bool:
         reason, self._connack = self._connack, None
         assert reason is not None
         if reason.is_failure:
             self._note_failure(f"the broker refused the connection: {reason} (code {reason.value})")
             return False
-        if self._failures:
-            log.info(
-                "connected to %s:%d after %d failed attempts; %d events queued",
-                self._config.host,
-                self._config.port,
-                self._failures,
-                self._outbox.depth,
-            )
-        else:
-            log.info("connected to %s:%d", self._config.host, self._config.port)
-        self._failures = 0
+        self._failures.connected(self._outbox.depth)
         if not self._refusing:
             # While the broker refuses events, keep backing off across reconnects
             # instead of resending every half second.
@@ -409,36 +351,8 @@ class BrokerLink:
             self._note_failure(f"connection closed before the broker accepted it: {reason}")
 
     def _note_failure(self, reason: str) -> None:
-        """One log line per series of failed attempts (and a reminder while it lasts).
-
-        Reasons can alternate within one outage (a TLS alert or a bare EOF, depending
-        on timing), so a changed reason alone does not earn another line.
-        """
-        self._failures += 1
         self.last_error = reason
-        now = time.monotonic()
-        if self._failures == 1:
-            log.error(
-                "cannot connect to MQTT broker %s:%d: %s; retrying with backoff, "
-                "%d events stay queued",
-                self._config.host,
-                self._config.port,
-                reason,
-                self._outbox.depth,
-            )
-            self._last_reminder = now
-        elif now - self._last_reminder >= FAILURE_REMINDER_S:
-            log.error(
-                "still cannot connect to MQTT broker %s:%d after %d attempts: %s; %d events queued",
-                self._config.host,
-                self._config.port,
-                self._failures,
-                reason,
-                self._outbox.depth,
-            )
-            self._last_reminder = now
-        else:
-            log.debug("connect attempt %d failed again: %s", self._failures, reason)
+        self._failures.failed(reason, self._outbox.depth)
 
     def _shutdown(self) -> None:
         """Publish the final status, wait for its PUBACK (bounded), disconnect."""
@@ -447,33 +361,11 @@ class BrokerLink:
         )
         deadline = time.monotonic() + STATUS_ACK_TIMEOUT_S
         while not info.is_published() and time.monotonic() < deadline:
-            if self._pump(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
+            if self._pump.run_once(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
                 break
             self._take_acks()
         self._take_acks()
         self._commit_acks(wait=True)
         self.connected = False
         self._client.disconnect()
-        self._pump(0)
-
-
-class _LastError(logging.Handler):
-    """Keeps paho's first error line (a socket or TLS error) so the link can say why a
-    connection ended. Its logger is private and set to ERROR, so paho's per-packet
-    debug lines (which include payload excerpts) are never even formatted."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self._last: str | None = None
-        # Created directly, not via getLogger: private to this link, no propagation.
-        self.logger = logging.Logger("paho", logging.ERROR)
-        self.logger.addHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The first error says why; later ones are consequences ("not connected").
-        if self._last is None:
-            self._last = record.getMessage()
-
-    def take(self) -> str | None:
-        last, self._last = self._last, None
-        return last
+        self._pump.run_once(0)
