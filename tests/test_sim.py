@@ -90,6 +90,10 @@ def test_detection_boxes_stand_on_the_true_floor_positions(
     assert len(lines) == int(MINUTES * 60 * cam.fps)
     frames = [json.loads(line) for line in lines]
     assert [f["frame"] for f in frames] == list(range(len(frames)))
+    # The camera's clock is a little off, as real ones are, and steady.
+    skew = frames[0]["t"] - rec.start
+    assert abs(skew) <= rec.calibration.clock_skew_s
+    assert frames[-1]["t"] == pytest.approx(rec.start + skew + (len(frames) - 1) / cam.fps)
     # Every true position in view should have a detected box whose feet map back to
     # within half a metre, most of the time (misses and occlusion are allowed).
     matched = total = 0

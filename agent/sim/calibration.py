@@ -123,6 +123,12 @@ class Calibration:
     """Fixed readers report each tag at most once per interval per antenna (Zebra IoT
     Connector report filter); a moved tag is reported at once."""
 
+    # -- clocks ------------------------------------------------------------------------
+    clock_skew_s: float = 0.3
+    """Each sensor's clock is off by up to this (NTP-synchronised devices on a store LAN
+    agree within tens of milliseconds; cheap readers and cameras drift further between
+    syncs). Assumption; well inside the agent's 5 s reorder allowance."""
+
     # -- camera ------------------------------------------------------------------------
     detect_p: float = 0.90
     occluded_detect_p: float = 0.40

@@ -85,6 +85,7 @@ def track_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
     """Recorded TrackPoint/TrackEnd lines of one camera, in time order."""
     rng = np.random.default_rng([rec.seed, 12, index])
     rate = rec.sim.track_hz
+    start = rec.clock(cam.id)
     rows: list[tuple[float, int, str]] = []
     segments = []
     for s in sightings(rec, cam, rate):
@@ -103,7 +104,7 @@ def track_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
                 next_id += 1
             x = float(s.x[i] + rng.normal(0, TRACK_NOISE_M))
             y = float(s.y[i] + rng.normal(0, TRACK_NOISE_M))
-            t = round(rec.start + float(s.t[i]), 3)
+            t = round(start + float(s.t[i]), 3)
             rows.append(
                 (
                     float(s.t[i]),
@@ -127,5 +128,5 @@ def track_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
 
 
 def _end(rec: Recording, cam: CameraSim, track: int, last: float) -> str:
-    t = round(rec.start + float(last) + TRACK_END_DELAY_S, 3)
+    t = round(rec.clock(cam.id) + float(last) + TRACK_END_DELAY_S, 3)
     return _dump({"type": "track_end", "t": t, "source": cam.id, "track": track})

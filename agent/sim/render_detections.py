@@ -108,8 +108,9 @@ def detection_lines(rec: Recording, cam: CameraSim, index: int) -> list[str]:
     bounds = np.searchsorted(frames, np.arange(count + 1)).tolist()
     listed = boxes.tolist()
     lines = []
+    start = rec.clock(cam.id)
     for frame in range(count):
-        t = round(rec.start + frame / cam.fps, 3)
+        t = round(start + frame / cam.fps, 3)
         record = {"t": t, "frame": frame, "boxes": listed[bounds[frame] : bounds[frame + 1]]}
         lines.append(json.dumps(record, separators=(",", ":")))
     return lines

@@ -94,6 +94,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
     ports = [a.port for a in reader.antennas]
     event = 0
     offset = (index * 0.137) % ROUND_S  # readers are not synchronised
+    start = rec.clock(reader.id)
     for n in range(int((rec.duration_s - offset) / ROUND_S)):
         t = offset + n * ROUND_S
         where = shelf.copy()
@@ -108,7 +109,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
         p = np.where((rel > 1.0) & (rel <= cal.rfid_cross_range_factor), cal.rfid_cross_read_p, p)
         p = np.nan_to_num(p)
         hits = rng.random(p.shape) < p
-        stamp = _stamp(rec.start + t)
+        stamp = _stamp(start + t)
         for a, i in zip(*np.nonzero(hits), strict=True):
             event += 1
             rssi = RSSI_AT_30CM_DBM - RSSI_SLOPE_DB * math.log10(max(float(d[a, i]), 0.3) / 0.3)

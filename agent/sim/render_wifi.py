@@ -138,6 +138,7 @@ def sensor_packets(
 ) -> list[tuple[float, bytes]]:
     cal = rec.calibration
     rng = np.random.default_rng([rec.seed, 22, index])
+    start = rec.clock(sensor.id)  # the capture's timestamps come from the sensor's clock
     packets: list[tuple[float, bytes]] = []
     for t, channel, frame, x, y in frames:
         if channel != sensor.channel:
@@ -146,7 +147,7 @@ def sensor_packets(
         if level < cal.sensitivity_dbm:
             continue
         raw = radiotap_frame(frame, signal=max(-127, round(level)), frequency=_frequency(channel))
-        packets.append((rec.start + t, raw))
+        packets.append((start + t, raw))
     if sensor.channel == AP_CHANNEL:
         seq = 0
         for n in range(int(rec.duration_s / BEACON_INTERVAL_S)):
@@ -154,7 +155,7 @@ def sensor_packets(
             raw = radiotap_frame(
                 beacon(AP_BSSID, seq), signal=level, frequency=_frequency(AP_CHANNEL)
             )
-            packets.append((rec.start + n * BEACON_INTERVAL_S, raw))
+            packets.append((start + n * BEACON_INTERVAL_S, raw))
             seq = (seq + 1) % 4096
     packets.sort(key=lambda p: p[0])
     return packets

@@ -9,6 +9,7 @@ Example (needs the ``sim`` extra)::
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from agent.sim.plan import Leg, companion_plan, passerby_plan, shopper_plan, sta
 from agent.sim.walk import Crowd, SimulationFactory, WalkResult, jupedsim_factory
 
 STREAM_LAYOUT, STREAM_PEOPLE = 1, 2
+CLOCK_STREAM = 7919
 """Independent random streams per concern: more passers-by must not reshuffle the stock."""
 
 
@@ -39,6 +41,15 @@ class Recording:
     duration_s: float
     seed: int
     calibration: Calibration
+
+    def clock(self, sensor_id: str) -> float:
+        """Where this sensor's clock says the recording starts: true start plus its error.
+
+        Each sensor's error is fixed for the recording and drawn from its id, so adding
+        a sensor never moves another's clock.
+        """
+        rng = random.Random(self.seed * CLOCK_STREAM + zlib.crc32(sensor_id.encode()))
+        return self.start + round(rng.uniform(-1.0, 1.0) * self.calibration.clock_skew_s, 3)
 
 
 def epoch(iso_utc: str) -> float:
