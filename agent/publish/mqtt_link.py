@@ -188,7 +188,10 @@ class BrokerLink:
                 self.last_error = message
                 self.connected = False
                 with contextlib.suppress(Exception):
+                    self._commit_acks(wait=True)  # fewer resends if the outbox still works
+                with contextlib.suppress(Exception):
                     self._client.disconnect()
+                self._acked.clear()
             if not self._stopping.is_set():
                 self._stopping.wait(self._backoff.next_delay())
         self._client.drop_out_messages()
