@@ -239,3 +239,11 @@ def test_an_outbox_that_goes_bad_is_reported_and_publishing_carries_on(
         assert sink.health()["publisher_running"] is True
     finally:
         sink.close()
+
+
+def test_a_stop_on_error_leaves_status_offline(broker: Broker, tmp_path: Path) -> None:
+    sink = open_sink(tmp_path, broker.port)
+    wait_until(lambda: sink.health()["connected"], 10, "connected")
+    sink.close(clean=False)
+    status = retained_status(broker.port, f"{ROOT}/status")
+    assert status is not None and status["state"] == "offline"
