@@ -224,6 +224,10 @@ class StreamFrames:
             self._halt.set()
             grabber.join(timeout=self.timeout_s + 1)
 
+    def halt(self) -> None:
+        """Stop grabbing (the source is being closed); the device is released."""
+        self._halt.set()
+
     def _halted(self, stop: threading.Event) -> bool:
         return stop.is_set() or self._halt.is_set()
 

@@ -228,6 +228,10 @@ class CameraSource(Source):
             return self._progress
         return None
 
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.halt()
+
     def describe(self) -> str:
         """Where this camera reads from, without credentials."""
         if self.config.detections is not None:
