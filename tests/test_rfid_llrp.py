@@ -59,6 +59,17 @@ class StandardEmulator(llrpkit_emulator.LLRPEmulator):  # type: ignore[misc]
                 self._rospecs[msg.ro_spec_id] = (spec, "Active")
                 self._sync_reporting()
 
+    frozen = False
+    """A reader that lost power: the TCP connection stays up, nothing comes through."""
+
+    async def _send(self, msg: Any, *, message_id: int = 0) -> None:
+        if not self.frozen:
+            await super()._send(msg, message_id=message_id)
+
+    async def _handle_client(self, reader: Any, writer: Any) -> None:
+        self.frozen = False  # powered up again: a new connection works
+        await super()._handle_client(reader, writer)
+
     async def send_garbage(self) -> None:
         header = ((1 << 10) | UNKNOWN_MESSAGE_TYPE).to_bytes(2, "big")
         frame = header + (14).to_bytes(4, "big") + (7).to_bytes(4, "big") + b"\xde\xad\xbe\xef"
@@ -75,7 +86,7 @@ SHELF_GTIN, TILL_GTIN = "80614141123458", "80614141123465"  # indicator, prefix,
 class Reader:
     """The emulator on its own asyncio loop, started, stopped and restarted on one port."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, empty: bool = False) -> None:
         self.port = port
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -88,7 +99,9 @@ class Reader:
                 epc=bytes.fromhex(TILL_TAG), antennas=(2,), rssi_dbm=-48.0
             ),
         ]
-        self.emulator = StandardEmulator(port=port, tags=tags, reads_per_sec=40.0, antenna_count=2)
+        self.emulator = StandardEmulator(
+            port=port, tags=[] if empty else tags, reads_per_sec=40.0, antenna_count=2
+        )
 
     def call(self, factory: Callable[[], Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(factory(), self.loop).result(10)
@@ -116,7 +129,7 @@ def reader() -> Iterator[Reader]:
         r.close()
 
 
-def llrp_source(port: int) -> RfidSource:
+def llrp_source(port: int, keepalive_s: float = 10.0) -> RfidSource:
     cfg = parse_config(
         {
             "store": {"id": "s1", "gateway_id": "g1"},
@@ -128,6 +141,7 @@ def llrp_source(port: int) -> RfidSource:
                         "host": "127.0.0.1",
                         "port": port,
                         "reconnect_max_s": 1,
+                        "keepalive_s": keepalive_s,
                         "interactions": {"settle_s": 0.5, "settle_reads": 3},
                         "antennas": [
                             {"port": 1, "zone": "shelf-a", "role": "shelf"},
@@ -214,6 +228,36 @@ def test_llrp_reader_restart_and_malformed_frames_are_survived(
         assert json.dumps(health).lower().count(SHELF_TAG.lower()) == 0
     finally:
         run.close()
+
+
+def test_a_silent_reader_is_reconnected(reader: Reader) -> None:
+    source = llrp_source(reader.port, keepalive_s=1.0)
+    run = Runner(source)
+    try:
+        run.wait(lambda: source.health().get("reads", 0) > 5)
+        reader.emulator.frozen = True  # power cut: no FIN, no report, no keepalive
+        run.wait(lambda: source.health()["silent_links"] >= 1)
+        before = source.health()["reads"]
+        run.wait(lambda: source.health()["reads"] > before + 5)  # a new link reads again
+        assert source.health()["connects"] >= 2
+    finally:
+        run.close()
+
+
+def test_keepalives_hold_a_quiet_link_open() -> None:
+    quiet = Reader(free_port(), empty=True)  # no tag in any field: no reports at all
+    quiet.start()
+    source = llrp_source(quiet.port, keepalive_s=1.0)
+    run = Runner(source)
+    try:
+        run.wait(lambda: source.health()["state"] == "connected")
+        time.sleep(4.5)  # longer than three keepalive periods
+        health = source.health()
+        assert health["silent_links"] == 0 and health["connects"] == 1
+        assert health["state"] == "connected" and health["tag_reports"] == 0
+    finally:
+        run.close()
+        quiet.close()
 
 
 def test_unreachable_reader_backs_off_without_raising() -> None:

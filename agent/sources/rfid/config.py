@@ -225,6 +225,15 @@ class LlrpConfig(_ReaderBase):
         title="Reader port",
         description="LLRP TCP port (5084 is the IANA-assigned one).",
     )
+    keepalive_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        title="Keepalive",
+        description="The reader is asked for an LLRP KEEPALIVE this often; silence for "
+        "three periods means the link is dead (a reader that lost power sends no FIN) "
+        "and it is reconnected.",
+    )
     reconnect_max_s: float = Field(
         default=30.0,
         ge=1,

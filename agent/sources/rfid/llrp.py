@@ -46,6 +46,10 @@ QUEUE_SIZE = 50_000
 SOCKET_TIMEOUT_S = 5.0
 """Connect timeout; a reader on the LAN answers in milliseconds."""
 
+KEEPALIVES_MISSED = 3
+"""Periods of total silence after which the link is taken for dead: one lost
+KEEPALIVE can be a busy reader, three in a row is a reader that is gone."""
+
 DISCONNECT_WAIT_S = 2.0
 """How long a polite LLRP stop (DELETE_ROSPEC, CLOSE) may take before we cut the socket."""
 
@@ -64,6 +68,9 @@ TAG_CONTENT = {
     "EnableAccessSpecID": False,
 }
 """What each tag report carries: the antenna, RSSI and timestamps the pipeline needs."""
+
+HEARD_MESSAGES = ("KEEPALIVE", "RO_ACCESS_REPORT", "READER_EVENT_NOTIFICATION")
+"""Any of these proves the reader is there; sllurp acknowledges keepalives itself."""
 
 ClientFactory = Callable[[str, int, Any], Any]
 """Makes an sllurp LLRPReaderClient for (host, port, LLRPReaderConfig)."""
@@ -164,6 +171,8 @@ class LlrpFeed(ReadFeed):
         self._queue: deque[Any] = deque(maxlen=QUEUE_SIZE)
         self._lost = threading.Event()
         self._client: Any = None
+        self._heard = time.monotonic()
+        self.silent_links = 0
 
     # sllurp callbacks: run on sllurp's socket thread; append or set only.
     def _on_tags(self, _reader: Any, tags: Any) -> None:
@@ -175,6 +184,9 @@ class LlrpFeed(ReadFeed):
 
     def _on_disconnected(self, _reader: Any) -> None:
         self._lost.set()
+
+    def _on_message(self, _reader: Any, _message: Any) -> None:
+        self._heard = time.monotonic()
 
     def _decode_failures(self) -> int:
         return self.guard.failures.get(self.thread_name, 0)
@@ -188,12 +200,16 @@ class LlrpFeed(ReadFeed):
                 "reconnect": False,
                 "start_inventory": True,
                 "reset_on_connect": True,
+                "keepalive_interval": round(self.config.keepalive_s * 1000),
             }
         )
         client = self.client_factory(self.config.host, self.config.port, cfg)
         client.add_tag_report_callback(self._on_tags)
         client.add_disconnected_callback(self._on_disconnected)
+        for message in HEARD_MESSAGES:
+            client.add_message_callback(message, self._on_message)
         self._lost.clear()
+        self._heard = time.monotonic()
         self._client = client
         client.connect()
 
@@ -260,6 +276,15 @@ class LlrpFeed(ReadFeed):
                 client = self._client
                 if self._lost.is_set() or client is None or not client.is_alive():
                     return delivered
+                silent = time.monotonic() - self._heard
+                if silent > KEEPALIVES_MISSED * self.config.keepalive_s:
+                    self.silent_links += 1
+                    log.warning(
+                        "%s: reader silent for %.0f s (no report, no keepalive)",
+                        self.config.id,
+                        silent,
+                    )
+                    return delivered
                 time.sleep(IDLE_POLL_S)
                 continue
             tag = queue.popleft()
@@ -281,6 +306,7 @@ class LlrpFeed(ReadFeed):
             "tag_reports": self.reports,
             "tag_reports_dropped": self.dropped,
             "malformed": self.problems.count,
+            "silent_links": self.silent_links,
         }
 
     def close(self) -> None:
