@@ -79,7 +79,8 @@ class TaggedItem:
     epc: str
     product: CatalogueProduct
     shelf: Point
-    taken: bool = False
+    taken: bool = False  # picked by a planned visit: nobody else plans to take it
+    stocked_at: float = 0.0  # seconds after the start when it was put on the shelf
 
 
 class Catalogue:
@@ -89,9 +90,11 @@ class Catalogue:
         self.products: list[CatalogueProduct] = []
         self.items: list[TaggedItem] = []
         self.by_zone: dict[str, list[TaggedItem]] = {}
-        serial = 1000
+        self._layout = layout
+        self._rng = rng
+        self._serial = 1000
         # Stock sits where the zone's RFID antenna can read it, as installers place them.
-        anchors = {
+        self._anchors = {
             a.zone: (a.position, a.range_m * SHELF_IN_RANGE)
             for reader in layout.sim.rfid
             for a in reader.antennas
@@ -111,16 +114,21 @@ class Catalogue:
                 )
                 self.products.append(product)
                 for _ in range(stock.units):
-                    # Serials jump irregularly, as they do on encoded stock.
-                    serial += rng.randint(1, 97)
-                    item = TaggedItem(
-                        index=len(self.items),
-                        epc=sgtin96_hex(COMPANY_PREFIX, ref, serial),
-                        product=product,
-                        shelf=layout.point_in(area.zone.id, rng, anchors.get(area.zone.id)),
-                    )
-                    self.items.append(item)
-                    self.by_zone.setdefault(area.zone.id, []).append(item)
+                    self._shelve(product, 0.0)
+
+    def _shelve(self, product: CatalogueProduct, at: float) -> TaggedItem:
+        # Serials jump irregularly, as they do on encoded stock.
+        self._serial += self._rng.randint(1, 97)
+        item = TaggedItem(
+            index=len(self.items),
+            epc=sgtin96_hex(COMPANY_PREFIX, product.item_reference, self._serial),
+            product=product,
+            shelf=self._layout.point_in(product.zone, self._rng, self._anchors.get(product.zone)),
+            stocked_at=at,
+        )
+        self.items.append(item)
+        self.by_zone.setdefault(product.zone, []).append(item)
+        return item
 
     def csv(self) -> str:
         """The catalogue in the agent's CSV format: ``gtin,category,price_tier,promo``."""
@@ -131,5 +139,10 @@ class Catalogue:
             writer.writerow([p.gtin, p.category, p.price_tier, "true" if p.promo else "false"])
         return out.getvalue()
 
-    def available(self, zone: str) -> list[TaggedItem]:
-        return [i for i in self.by_zone.get(zone, []) if not i.taken]
+    def available(self, zone: str, at: float = 0.0) -> list[TaggedItem]:
+        """Units on the zone's shelf nobody has planned to take; an empty shelf is
+        replenished from the back room (one new unit of each product, new serials)."""
+        free = [i for i in self.by_zone.get(zone, []) if not i.taken]
+        if not free:
+            free = [self._shelve(p, at) for p in self.products if p.zone == zone]
+        return free

@@ -110,8 +110,10 @@ def _order(
     return ordered
 
 
-def _pick(rng: random.Random, catalogue: Catalogue, zone: str, traits: Traits) -> TaggedItem | None:
-    items = catalogue.available(zone)
+def _pick(
+    rng: random.Random, catalogue: Catalogue, zone: str, traits: Traits, at: float
+) -> TaggedItem | None:
+    items = catalogue.available(zone, at)
     if not items:
         return None
     weights = [
@@ -165,15 +167,16 @@ def shopper_plan(
             "stop",
         )
         for _ in range(min(_poisson(rng, pick_mean), MAX_PICKS_PER_STOP)):
-            item = _pick(rng, catalogue, area.zone.id, traits)
+            item = _pick(rng, catalogue, area.zone.id, traits, person.arrival)
             if item is None:
                 break
             item.taken = True
             t_pick = rng.uniform(0.1, 0.6)
             leg.actions.append(PlannedAction(t_pick, item, "picked"))
             if rng.random() < p_return:
+                # Back on the shelf, but it stays reserved: plans are made at arrival and
+                # must not hand one tagged unit to two people at once.
                 leg.actions.append(PlannedAction(rng.uniform(t_pick + 0.1, 0.95), item, "returned"))
-                item.taken = False
             else:
                 carried.append(item)
         leg.actions.sort(key=lambda a: a.at)
@@ -229,7 +232,6 @@ def shopper_plan(
                     [PlannedAction(0.5, item, "returned")],
                 )
             )
-            item.taken = False
     legs.append(Leg(layout.exit, layout.zone_at(*layout.exit), 0.0, "door"))
     legs.append(Leg(layout.sim.outside[rng.randrange(2)], None, 0.0, "outside"))
     return legs

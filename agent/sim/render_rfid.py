@@ -87,6 +87,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
     if not items:
         return lines
     shelf = np.array([i.shelf for i in items], dtype=np.float64)
+    stocked = np.array([i.stocked_at for i in items])
     spans = _holders(rec)
     carriers = _Carriers(rec)
     antennas = np.array([a.position for a in reader.antennas], dtype=np.float64)
@@ -98,6 +99,7 @@ def reader_lines(rec: Recording, reader: RfidReaderSim, index: int) -> list[str]
     for n in range(int((rec.duration_s - offset) / ROUND_S)):
         t = offset + n * ROUND_S
         where = shelf.copy()
+        where[stocked > t] = np.nan  # still in the back room
         for item, item_spans in spans.items():
             for since, until, pid in item_spans:
                 if since <= t < until:
