@@ -348,5 +348,6 @@ class InteractionTracker:
             "tags_evicted": self.evicted,
             "reader_outages": self.outages,
             "left_via_exit_unsold": self.left_unsold,
-            **{f"events_{k}": v for k, v in sorted(self.actions.items())},
+            # a copy: health is read from another thread while reads add actions
+            **{f"events_{k}": v for k, v in sorted(dict(self.actions).items())},
         }
