@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -19,7 +20,9 @@ from agent.sources.base import SourceContext
 from agent.sources.registry import build_sources
 from agent.sources.rfid.source import RfidSource
 from agent.sources.rfid.synth import ReadScript, impinj_event, sgtin96, zebra_event
-from tests.conftest import Broker
+from tests.conftest import Broker, free_port
+from tests.publish_helpers import STAY_USER
+from tests.publish_pki import make_pki, mosquitto_tls_config
 
 TOPIC = "store/rfid/fx9600/data"
 SUIT = sgtin96("0614141", "812345", 274_877_906_011)
@@ -31,7 +34,7 @@ ANTENNAS = [
 ]
 
 
-def mqtt_source(broker: Broker, protocol: str) -> RfidSource:
+def mqtt_source(broker: Broker, protocol: str, tls: dict[str, str] | None = None) -> RfidSource:
     cfg = parse_config(
         {
             "store": {"id": "s1", "gateway_id": "g1"},
@@ -46,6 +49,7 @@ def mqtt_source(broker: Broker, protocol: str) -> RfidSource:
                             "port": broker.port,
                             "topic": TOPIC,
                             "reconnect_max_s": 1,
+                            **({"tls": tls} if tls else {}),
                         },
                     }
                 ]
@@ -88,11 +92,11 @@ class Runner:
 class Publisher:
     """Plays the reader: publishes its events to the broker at QoS 1."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, port: int | None = None) -> None:
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id="fake-reader"
         )
-        self.client.connect("127.0.0.1", broker.port)
+        self.client.connect("127.0.0.1", port or broker.port)
         self.client.loop_start()
 
     def send(self, payloads: list[Any]) -> None:
@@ -208,3 +212,47 @@ def test_unreachable_broker_is_retried_in_the_background(broker: Broker) -> None
         run.wait(lambda: source.health()["state"] == "connected")
     finally:
         run.close()
+
+
+def test_zebra_reads_over_mqtt_with_tls_and_a_client_certificate(tmp_path: Path) -> None:
+    """The reader's broker speaks TLS only and wants a client certificate."""
+    pki = make_pki(tmp_path / "pki")
+    plain = free_port()  # where the fake reader publishes
+    broker = Broker(port=free_port(), workdir=tmp_path)
+    broker.extra_config = STAY_USER + mosquitto_tls_config(pki) + f"listener {plain} 127.0.0.1\n"
+    broker.start()
+    tls = {
+        "ca_file": str(pki.ca),
+        "cert_file": str(pki.client_cert),
+        "key_file": str(pki.client_key),
+    }
+    run = Runner(mqtt_source(broker, "zebra_mqtt", tls=tls))
+    try:
+        run.wait(lambda: run.source.health()["state"] == "connected")
+        first, second = story(time.time())
+        publisher = Publisher(broker, port=plain)
+        publisher.send([zebra_event(r) for r in first + second])
+        publisher.close()
+        run.wait(lambda: run.source.health()["reads"] == len(first) + len(second))
+        assert [(e.action, e.zone) for e in run.events] == [
+            ("picked", "shelf-a"),
+            ("purchased", "till"),
+        ]
+    finally:
+        run.close()
+        broker.stop()
+
+
+def test_a_certificate_that_is_not_pem_is_one_error_line(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with caplog.at_level(logging.ERROR):
+        run = Runner(mqtt_source(broker, "zebra_mqtt", tls={"ca_file": str(bad)}))
+        run.thread.join(10)
+    assert not run.thread.is_alive()  # the feed ended; the agent's other sources go on
+    assert run.source.health()["state"] == "tls error"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "mqtt.tls" in errors[0]
+    run.close()

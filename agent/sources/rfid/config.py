@@ -147,6 +147,23 @@ class _ReaderBase(Model):
         return value
 
 
+class ReaderTlsConfig(Model):
+    ca_file: ExistingPath | None = Field(
+        default=None,
+        title="CA certificate",
+        description="PEM file of the CA that signed the broker's certificate; "
+        "none uses the system trust store.",
+    )
+    cert_file: ExistingPath | None = Field(
+        default=None,
+        title="Client certificate",
+        description="PEM client certificate, for brokers that require one.",
+    )
+    key_file: ExistingPath | None = Field(
+        default=None, title="Client key", description="PEM private key of the client certificate."
+    )
+
+
 class ReaderMqttConfig(Model):
     host: str = Field(title="Broker host", description="Broker the reader publishes to.")
     port: int = Field(
@@ -182,6 +199,11 @@ class ReaderMqttConfig(Model):
         title="Queue size",
         description="Messages held between the MQTT thread and the source; when full "
         "the oldest is dropped and counted.",
+    )
+    tls: ReaderTlsConfig | None = Field(
+        default=None,
+        title="TLS",
+        description="Connect to the broker with TLS (port 8883 usually) when set.",
     )
     reconnect_max_s: float = Field(
         default=30.0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 from collections import deque
@@ -112,6 +113,15 @@ class MqttReadFeed(ReadFeed):
         if user:
             password = os.environ.get(cfg.password_env) if cfg.password_env else None
             client.username_pw_set(user, password)
+        if cfg.tls is not None:
+            tls = cfg.tls
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         client.reconnect_delay_set(min_delay=1, max_delay=int(cfg.reconnect_max_s))
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         client.loop_start()
@@ -119,7 +129,14 @@ class MqttReadFeed(ReadFeed):
         return client
 
     def reads(self, stop: threading.Event) -> Iterator[TagRead]:
-        self._start()
+        try:
+            self._start()
+        except (OSError, ssl.SSLError, ValueError) as e:
+            # Unreadable certificates or a key that is not PEM: nothing can connect.
+            self.state = "tls error"
+            log.error("%s: mqtt.tls: cannot load the certificates: %s", self.source_id, e)
+            self.close()
+            return
         queue = self._queue
         problems = self.problems
         parse = self.parse
