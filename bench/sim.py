@@ -3,8 +3,10 @@
 - subject: ``edge-agent simulate``'s whole path for the demo layout at 200 shopper
   arrivals an hour (plus companions, staff and passers-by) for one store hour: JuPedSim walks at
   our 0.05 s step, then every feed (detections, tracks, pcaps, RFID reads, truth) is
-  rendered to a temporary directory. Target: 60 store-minutes an hour of wall clock
-  at least, i.e. a speed factor of 60 (an hour of store in a minute).
+  rendered to a temporary directory. Target (the issue's): a speed factor of 60 or
+  more, an hour of store in a minute of wall clock (1 store-minute per wall second;
+  the issue's "60 store-minutes per second" would be an hour in one second, which the
+  pedestrian model alone cannot do: JuPedSim's steps take about 5 s per store hour).
 - baseline: the walking stage alone at JuPedSim's default 0.01 s step, over the first
   ``BASELINE_MINUTES`` of the same population, beside the same stage at our step:
   what the coarser (still stable, first-order model) step buys.
