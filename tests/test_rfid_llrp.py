@@ -247,11 +247,11 @@ def test_a_silent_reader_is_reconnected(reader: Reader) -> None:
 def test_keepalives_hold_a_quiet_link_open() -> None:
     quiet = Reader(free_port(), empty=True)  # no tag in any field: no reports at all
     quiet.start()
-    source = llrp_source(quiet.port, keepalive_s=1.0)
+    source = llrp_source(quiet.port, keepalive_s=1.5)
     run = Runner(source)
     try:
         run.wait(lambda: source.health()["state"] == "connected")
-        time.sleep(4.5)  # longer than three keepalive periods
+        time.sleep(5.0)  # longer than three keepalive periods
         health = source.health()
         assert health["silent_links"] == 0 and health["connects"] == 1
         assert health["state"] == "connected" and health["tag_reports"] == 0
