@@ -299,3 +299,22 @@ def test_no_epc_or_serial_reaches_any_output(
     assert all(r.epc.lower() in raw.lower() for r in script.reads)  # the check sees a leak
     leaked = sorted(i for i in identifiers(script) if i in outputs)
     assert leaked == []
+
+
+def test_llrp_without_its_extra_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sllurp" else real(name, *a)
+    )
+    data = {
+        "store": store(ZONES),
+        "sources": {"rfid": [{"id": "r", "protocol": "llrp", "host": "10.0.0.9"}]},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, name="c.toml")
+    assert caught.value.lines == [
+        "c.toml: sources.rfid[0].llrp: protocol 'llrp' needs the optional 'llrp' extra: "
+        "pip install 'edge-agent[llrp]'"
+    ]

@@ -16,9 +16,10 @@ Example (TOML)::
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from agent.configbase import ID_PATTERN, ExistingPath, Model
 from agent.sources.rfid.interactions import Antenna, Role, Thresholds
@@ -263,6 +264,15 @@ class LlrpConfig(_ReaderBase):
         title="Reconnect backoff cap",
         description="Reconnect delays double from 1 s up to this.",
     )
+
+    @model_validator(mode="after")
+    def _extra_installed(self) -> LlrpConfig:
+        # sllurp is GPL-3.0 and optional: say how to get it instead of failing at start.
+        if importlib.util.find_spec("sllurp") is None:
+            raise ValueError(
+                "protocol 'llrp' needs the optional 'llrp' extra: pip install 'edge-agent[llrp]'"
+            )
+        return self
 
 
 RfidSourceConfig = Annotated[
