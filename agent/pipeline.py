@@ -27,7 +27,7 @@ from agent.aggregate.traffic import TrafficAggregator, TrafficWindow
 from agent.behaviour.models import AXES, ModelHolder
 from agent.config import AgentConfig
 from agent.fusion.attach import Attacher
-from agent.fusion.features import SensorSet
+from agent.fusion.features import SensorSet, StoreShape
 from agent.fusion.visits import VisitBuilder
 from agent.fusion.wifi_visits import WifiVisitBuilder, wifi_visit_builder
 from agent.observations import (
@@ -41,7 +41,7 @@ from agent.observations import (
     VisitEvent,
 )
 from agent.publish.events import envelope, iso
-from agent.publish.sink import Sink
+from agent.publish.sink import Event, Sink
 from agent.store import StoreLayout
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class Pipeline:
         self.attacher = Attacher(sensor_zones(config))
         self.characteristics = CharacteristicsCounter(
             [z.id for z in config.store.zones],
-            dict(self.layout.kind),
+            StoreShape.of(config.store.zones),
             list(config.behaviour.characteristics),
             self.sensors,
             agg.window_s,
@@ -245,7 +245,10 @@ class Pipeline:
         return LaplaceNoise(epsilon, sensitivity, np.random.default_rng(seed))
 
     def _publish_traffic(self, window: TrafficWindow) -> None:
+        """Publish one window: its traffic events, then its characteristics events,
+        handed to each sink in one call (one durable commit for the whole window)."""
         store = self.config.store
+        out: list[tuple[str, Event]] = []
         span = {
             "start": iso(window.start),
             "end": iso(window.end),
@@ -277,13 +280,18 @@ class Pipeline:
                 subject=scope.zone or "store",
                 data=data,
             )
-            self._emit("traffic", event)
-        self._publish_characteristics(window, span, part)
+            out.append(("traffic", event))
+        out += self._characteristics_events(window, span, part)
+        for topic, _ in out:
+            self.events_out[topic] += 1
+        for sink in self.sinks:
+            sink.emit_many(out)
 
-    def _publish_characteristics(
+    def _characteristics_events(
         self, window: TrafficWindow, span: dict[str, Any], part: list[object]
-    ) -> None:
+    ) -> list[tuple[str, Event]]:
         store = self.config.store
+        out: list[tuple[str, Event]] = []
         model = self.models.model
         counts = self.characteristics.take(window.start, model)
         noise = self._noise(window.start)
@@ -312,9 +320,5 @@ class Pipeline:
                 subject=scope_id or "store",
                 data=data,
             )
-            self._emit("characteristics", event)
-
-    def _emit(self, topic: str, event: dict[str, Any]) -> None:
-        self.events_out[topic] += 1
-        for sink in self.sinks:
-            sink.emit(topic, event)
+            out.append(("characteristics", event))
+        return out

@@ -17,25 +17,26 @@ import numpy as np
 from agent.aggregate.characteristics import MIN_VISIT_S
 from agent.behaviour.models import ModelHolder
 from agent.config import load_config
-from agent.fusion.features import SensorSet, visit_features
+from agent.fusion.features import SensorSet, StoreShape, visit_features
 from agent.observations import Visit
 from agent.pipeline import Pipeline
 from agent.runtime import replay
 
 MIN_MATCH_SHARE = 0.5
-"""A visit is that shopper's only if they shared zones for half the visit or more."""
+"""A visit is that shopper's only if they shared zones for half the visit or more
+(camera visits), or their time spans overlap by half their union (Wi-Fi visits)."""
 
 
 @dataclass
 class VisitSample:
     visit: Visit
-    zone_kinds: dict[str, str]
+    store: StoreShape
     labels: dict[str, bool]
     person: int
     recording: str
 
     def features(self, sensors: SensorSet) -> np.ndarray:
-        return visit_features(self.visit, self.zone_kinds, sensors)
+        return visit_features(self.visit, self.store, sensors)
 
 
 def _overlap(visit: Visit, zones: list[dict]) -> float:
@@ -61,7 +62,7 @@ def collect_samples(fixture: Path, cameras: bool = True) -> list[VisitSample]:
         for p in map(json.loads, (fixture / "truth.jsonl").read_text().splitlines())
         if p.get("type") == "person" and p.get("kind") == "shopper" and p.get("labels")
     ]
-    kinds = {z.id: z.kind for z in config.store.zones}
+    kinds = StoreShape.of(config.store.zones)
     eligible = [v for v in visits if v.entered and v.duration_s >= MIN_VISIT_S]
     pairs = []
     for vi, v in enumerate(eligible):
@@ -70,8 +71,14 @@ def collect_samples(fixture: Path, cameras: bool = True) -> list[VisitSample]:
             first = -math.inf if p["first_seen"] is None else p["first_seen"]
             if left < v.start or first > v.end:
                 continue
-            score = _overlap(v, p["zones"])
-            if score >= MIN_MATCH_SHARE * v.duration_s:
+            if cameras:
+                score = _overlap(v, p["zones"]) / max(v.duration_s, 1e-3)
+            else:
+                # A sensor's zone is coarse (it hears its neighbours' shoppers too), so
+                # a phone's visit is matched by time alone: the overlap of the two spans.
+                both = min(v.end, left) - max(v.start, first)
+                score = both / (max(v.end, left) - min(v.start, first))
+            if score >= MIN_MATCH_SHARE:
                 pairs.append((score, vi, pi))
     pairs.sort(reverse=True)
     used_v: set[int] = set()

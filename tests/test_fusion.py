@@ -9,7 +9,7 @@ import numpy as np
 from agent.behaviour.rules import DEFAULT_RULES, CharacteristicRule
 from agent.config import Zone
 from agent.fusion.attach import MIN_DEVICE_HITS, Attacher
-from agent.fusion.features import FEATURE_INDEX, FEATURES, SensorSet, visit_features
+from agent.fusion.features import FEATURE_INDEX, FEATURES, SensorSet, StoreShape, visit_features
 from agent.fusion.visits import VisitBuilder
 from agent.observations import (
     DeviceSighting,
@@ -101,9 +101,9 @@ def test_features_distinguish_missing_sensor_from_zero() -> None:
         stops=3,
         stays=(ZoneStay("door", 0, 10), ZoneStay("shelf", 10, 80), ZoneStay("promo", 80, 120)),
     )
-    kinds = {z.id: z.kind for z in ZONES}
-    camera_only = visit_features(visit, kinds, SensorSet(True, False, False))
-    with_rfid = visit_features(visit, kinds, SensorSet(True, True, True))
+    shape = StoreShape.of(ZONES)
+    camera_only = visit_features(visit, shape, SensorSet(True, False, False))
+    with_rfid = visit_features(visit, shape, SensorSet(True, True, True))
     assert math.isnan(camera_only[FEATURE_INDEX["picks"]])
     assert with_rfid[FEATURE_INDEX["picks"]] == 0.0  # observed: none picked
     assert math.isnan(with_rfid[FEATURE_INDEX["premium_item_share"]])  # undefined: no items
@@ -172,7 +172,7 @@ def test_without_cameras_a_lingering_phone_is_a_visit_and_a_passer_by_is_not() -
     assert len(visit.items) == 1
     assert visit.device is not None and visit.device.data_frames > 40
     assert math.isnan(visit.path_m)
-    row = visit_features(visit, {z.id: z.kind for z in ZONES}, SensorSet(False, True, True))
-    assert math.isnan(row[FEATURE_INDEX["path_m"]])
-    assert row[FEATURE_INDEX["zones_distinct"]] == 2
+    row = visit_features(visit, StoreShape.of(ZONES), SensorSet(False, True, True))
+    assert math.isnan(row[FEATURE_INDEX["path_per_size"]])
+    assert row[FEATURE_INDEX["zones_share"]] == np.float32(2 / 3)
     assert row[FEATURE_INDEX["dwell_share_value"]] > 0.5

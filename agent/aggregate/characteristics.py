@@ -15,7 +15,7 @@ import numpy as np
 
 from agent.behaviour.models import AXES, LoadedModel
 from agent.behaviour.rules import CharacteristicRule
-from agent.fusion.features import SensorSet, feature_matrix, feature_row
+from agent.fusion.features import SensorSet, StoreShape, feature_matrix, feature_row
 from agent.observations import Visit
 
 MIN_VISIT_S = 20.0
@@ -55,13 +55,13 @@ class CharacteristicsCounter:
     def __init__(
         self,
         zones: list[str],
-        zone_kinds: dict[str, str],
+        shape: StoreShape,
         rules: list[CharacteristicRule],
         sensors: SensorSet,
         window_s: float,
     ) -> None:
         self.scopes = [STORE, *zones]
-        self.zone_kinds = zone_kinds
+        self.shape = shape
         self.rules = rules
         self.sensors = sensors
         self.window_s = window_s
@@ -79,7 +79,7 @@ class CharacteristicsCounter:
             window = self.released_until  # a straggler counts in the oldest open window
         scopes = (STORE, *sorted({s.zone for s in visit.stays}))
         sets = tuple(r.name for r in self.rules if r.matches(visit))
-        features = feature_row(visit, self.zone_kinds, self.sensors)
+        features = feature_row(visit, self.shape, self.sensors)
         self._pending.append(_Pending(window, scopes, features, sets))
         if len(self._pending) >= MAX_PENDING:
             self.classify(model)

@@ -13,7 +13,8 @@ Example:
     >>> from agent.observations import Visit, ZoneStay
     >>> v = Visit(start=0, end=100, entered=True, path_m=50.0, reach_m=20.0, stops=2,
     ...           stays=(ZoneStay("a", 0, 60), ZoneStay("p", 60, 100)))
-    >>> f = visit_features(v, {"a": "aisle", "p": "promo"}, SensorSet(True, False, False))
+    >>> shape = StoreShape({"a": "aisle", "p": "promo"}, size_m=25.0)
+    >>> f = visit_features(v, shape, SensorSet(True, False, False))
     >>> value, tortuosity = FEATURE_INDEX["dwell_share_value"], FEATURE_INDEX["tortuosity"]
     >>> round(float(f[value]), 3), float(f[tortuosity])
     (0.4, 1.25)
@@ -22,21 +23,23 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from agent.config import Zone
 from agent.observations import Visit
 
-FEATURE_SCHEMA = 2
+FEATURE_SCHEMA = 3
 """Bump on any change to the names, order or meaning below; retrain the models."""
 
 NAN = math.nan
 
 PRESENCE_FEATURES = (
     "duration_s",
-    "zones_distinct",
+    "zones_share",
     "zone_changes",
     "revisits",
     "max_stay_s",
@@ -46,16 +49,19 @@ PRESENCE_FEATURES = (
     "dwell_share_checkout",
     "checkout_visited",
 )
-"""Where and how long: known from cameras, or from Wi-Fi presence without them."""
+"""Where and how long: known from cameras, or from Wi-Fi presence without them.
+Zones count as a share of the store's zones, so a model carries over to a store
+with more or fewer of them."""
 PATH_FEATURES = (
-    "path_m",
-    "reach_m",
+    "path_per_size",
+    "reach_share",
     "tortuosity",
     "speed_mps",
     "stops",
     "stops_per_min",
 )
-"""How the visit moved: only cameras see it."""
+"""How the visit moved: only cameras see it. Distances are in units of the store's
+size (the diagonal of its zones), so a big floor does not look like wandering."""
 RFID_FEATURES = (
     "picks",
     "returns",
@@ -81,6 +87,25 @@ AISLE_ZONES = frozenset({"aisle", "shelf"})
 
 
 @dataclass(frozen=True)
+class StoreShape:
+    """What features need to know of the store: zone kinds, how many, how big."""
+
+    kinds: dict[str, str]
+    size_m: float
+
+    @property
+    def zone_count(self) -> int:
+        return max(len(self.kinds), 1)
+
+    @classmethod
+    def of(cls, zones: Sequence[Zone]) -> StoreShape:
+        xs = [x for z in zones for x, _ in z.polygon] or [0.0]
+        ys = [y for z in zones for _, y in z.polygon] or [0.0]
+        size = math.hypot(max(xs) - min(xs), max(ys) - min(ys))
+        return cls({z.id: z.kind for z in zones}, max(size, 1.0))
+
+
+@dataclass(frozen=True)
 class SensorSet:
     """Which kinds of feed the store has: decides NaN versus zero."""
 
@@ -93,7 +118,7 @@ class SensorSet:
         return tuple(n for n in ("camera", "rfid", "wifi") if getattr(self, n))
 
 
-def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) -> list[float]:
+def feature_row(visit: Visit, store: StoreShape, sensors: SensorSet) -> list[float]:
     """The feature values of one visit, in ``FEATURES`` order, as a plain list.
 
     Plain Python on purpose: a visit's features are a few dozen numbers, and
@@ -112,7 +137,7 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
             zones.add(stay.zone)
             d = stay.leave - stay.enter
             longest = max(longest, d)
-            kind = zone_kinds.get(stay.zone)
+            kind = store.kinds.get(stay.zone)
             if kind in AISLE_ZONES:
                 aisle += d
             elif kind in VALUE_ZONES:
@@ -125,7 +150,7 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
         changes = len(visit.stays)
         row += [
             duration,
-            len(zones),
+            len(zones) / store.zone_count,
             changes,
             changes - len(zones),
             longest,
@@ -139,8 +164,8 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
         row += [NAN] * len(PRESENCE_FEATURES)
     if sensors.camera:
         row += [
-            visit.path_m,
-            visit.reach_m,
+            visit.path_m / store.size_m,
+            visit.reach_m / store.size_m,
             # A walk straight to the farthest point and back scores 1; wandering more.
             visit.path_m / max(2.0 * visit.reach_m, 1.0),
             visit.path_m / duration,
@@ -194,11 +219,9 @@ def feature_row(visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet) ->
     return row
 
 
-def visit_features(
-    visit: Visit, zone_kinds: dict[str, str], sensors: SensorSet
-) -> npt.NDArray[np.float32]:
+def visit_features(visit: Visit, store: StoreShape, sensors: SensorSet) -> npt.NDArray[np.float32]:
     """The feature vector of one visit, in ``FEATURES`` order."""
-    return np.array(feature_row(visit, zone_kinds, sensors), dtype=np.float32)
+    return np.array(feature_row(visit, store, sensors), dtype=np.float32)
 
 
 def feature_matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 Event = dict[str, Any]
@@ -20,6 +21,11 @@ class Sink(ABC):
     @abstractmethod
     def emit(self, topic: str, event: Event) -> None:
         """Accept one event for ``topic`` (``traffic``, ``characteristics``, ``health``)."""
+
+    def emit_many(self, events: Iterable[tuple[str, Event]]) -> None:
+        """Accept several events at once; sinks that persist do it in one commit."""
+        for topic, event in events:
+            self.emit(topic, event)
 
     def health(self) -> dict[str, Any]:
         """State and counters for the health topic (queue depth, drops, connection)."""
