@@ -318,3 +318,14 @@ def test_llrp_without_its_extra_is_a_config_error(monkeypatch: pytest.MonkeyPatc
         "c.toml: sources.rfid[0].llrp: protocol 'llrp' needs the optional 'llrp' extra: "
         "pip install 'edge-agent[llrp]'"
     ]
+
+
+def test_edge_agent_inspect_command_on_a_recording(tmp_path: Path) -> None:
+    from tests.support import run_cli
+
+    script = write_recording(tmp_path / "reads.jsonl")
+    result = run_cli("inspect", str(tmp_path / "reads.jsonl"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["format"] == "recorded RFID reads" and summary["distinct_tags"] == 5
+    assert not [i for i in identifiers(script) if i in result.stdout + result.stderr]
