@@ -289,6 +289,20 @@ class AgentConfig(Model):
         description="Queues, health and logging.",
     )
 
+    @model_validator(mode="after")
+    def _reorder_covers_late_sources(self) -> AgentConfig:
+        """A source whose observations arrive later than the reorder allowance would
+        have them dropped as late, every time: refuse that config instead."""
+        for kind in type(self.sources).model_fields:
+            for i, source in enumerate(getattr(self.sources, kind)):
+                lateness = getattr(source, "max_lateness_s", None)
+                if lateness is not None and lateness() >= self.aggregation.reorder_s:
+                    raise ValueError(
+                        f"aggregation.reorder_s: {self.aggregation.reorder_s:g} s must exceed "
+                        f"how late sources.{kind}[{i}] can deliver ({lateness():g} s)"
+                    )
+        return self
+
 
 class ConfigError(Exception):
     """Config problems, one line each, ready to print."""
@@ -315,7 +329,8 @@ def describe_errors(error: ValidationError, prefix: str) -> list[str]:
         # Drop pydantic's function-name parts of union/validator locations.
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and "[" in p))
         message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{prefix}: {_location(loc)}: {message}")
+        # Whole-config checks name their own field path at the start of the message.
+        lines.append(f"{prefix}: {_location(loc)}: {message}" if loc else f"{prefix}: {message}")
     return lines
 
 

@@ -146,3 +146,21 @@ def test_config_models_forbid_extra_everywhere() -> None:
         return bad
 
     assert walk(AgentConfig) == []
+
+
+def test_reorder_allowance_must_cover_the_latest_source(tmp_path: Path) -> None:
+    reads = tmp_path / "reads.jsonl"
+    reads.write_text("")
+    data = {
+        "store": {"id": "s", "gateway_id": "g"},
+        "sources": {"rfid": [{"id": "r", "protocol": "recorded", "path": str(reads)}]},
+        "aggregation": {"reorder_s": 3},
+    }
+    with pytest.raises(ConfigError) as e:
+        parse_config(data, name="c.toml")
+    assert e.value.lines == [
+        "c.toml: aggregation.reorder_s: 3 s must exceed how late sources.rfid[0] can deliver "
+        "(4.5 s)"
+    ]
+    data["aggregation"] = {"reorder_s": 5}
+    parse_config(data)

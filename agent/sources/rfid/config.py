@@ -137,6 +137,12 @@ class _ReaderBase(Model):
         description="Thresholds of the per-tag state machine.",
     )
 
+    def max_lateness_s(self) -> float:
+        """How far behind the newest read an item event's time can be: a pick is
+        dated at the tag's last shelf read and known ``absent_after_s`` (plus one
+        half-second sweep) later."""
+        return self.interactions.absent_after_s + 0.5
+
     @field_validator("antennas")
     @classmethod
     def _unique_ports(cls, value: list[AntennaConfig]) -> list[AntennaConfig]:
