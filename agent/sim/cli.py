@@ -66,6 +66,10 @@ def register(sub: Any, write_expected: WriteExpected | None = None) -> argparse.
     p: argparse.ArgumentParser = sub.add_parser(
         "simulate",
         help="make a simulated, labelled multi-sensor recording of a store (a fixture)",
+        description="Simulate shoppers, staff and passers-by walking a store (JuPedSim) and "
+        "write what its cameras, Wi-Fi sensors and RFID readers would have recorded, the "
+        "ground truth, and the events a replay gives. Same seed, same bytes. Needs the "
+        "'sim' extra; see agent/sim/README.md.",
     )
     p.add_argument("--config", required=True, help="store TOML with a [simulation] table")
     p.add_argument("--minutes", type=float, default=15.0, help="store minutes (default 15)")
