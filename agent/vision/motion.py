@@ -90,8 +90,10 @@ class MotionGate:
             return True
         height, width = frame.shape[:2]
         scale = WORK_WIDTH / width
+        # Bilinear, not area averaging: area costs ~3 ms on a 768x576 frame (more than
+        # the rest of the path), bilinear 0.2 ms, and MOG2 absorbs the extra noise.
         small = cv2.resize(
-            frame, (WORK_WIDTH, max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            frame, (WORK_WIDTH, max(1, round(height * scale))), interpolation=cv2.INTER_LINEAR
         )
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         mask = self._subtractor.apply(grey)
