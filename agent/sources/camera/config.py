@@ -55,7 +55,7 @@ class CameraSourceConfig(Model):
     lines: list[LineConfig] = Field(
         default_factory=list,
         title="Entrance lines",
-        description="Floor lines whose directional crossings are counted (health, inspect).",
+        description="Floor lines whose directional crossings are counted (shown by inspect).",
     )
     detector: DetectorConfig = Field(
         default_factory=NanoDetConfig,

@@ -194,8 +194,9 @@ class CameraSource(Source):
             "motion_skipped_frames": stats.gated_frames,
             "failed_frames": self.failed_frames,
             "ms_per_detection": round(stats.ms_per_detection, 1),
-            "confirmed_tracks": self.pipeline.tracker.confirmed_total,
-            "crossings": self.pipeline.crossings(),
+            # No people counts here (confirmed tracks, line crossings): health is
+            # published without k-suppression, and a running total differenced
+            # between two health events would date one person's crossing.
         }
         detector = self.pipeline.detector
         out["detector"] = detector.name if detector is not None else "detection layer"
