@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from dataclasses import dataclass
 
@@ -79,7 +80,8 @@ class TaggedItem:
     epc: str
     product: CatalogueProduct
     shelf: Point
-    taken: bool = False  # picked by a planned visit: nobody else plans to take it
+    taken: bool = False  # picked by a planned visit: nobody else plans to take it...
+    back_by: float = math.inf  # ...until this time (s after start), when it is surely back
     stocked_at: float = 0.0  # seconds after the start when it was put on the shelf
 
 
@@ -140,9 +142,11 @@ class Catalogue:
         return out.getvalue()
 
     def available(self, zone: str, at: float = 0.0) -> list[TaggedItem]:
-        """Units on the zone's shelf nobody has planned to take; an empty shelf is
-        replenished from the back room (one new unit of each product, new serials)."""
-        free = [i for i in self.by_zone.get(zone, []) if not i.taken]
+        """Units on the zone's shelf nobody has planned to take; an empty shelf gets one
+        new unit (a new serial) of one of its products from the back room."""
+        free = [i for i in self.by_zone.get(zone, []) if not i.taken or i.back_by <= at]
         if not free:
-            free = [self._shelve(p, at) for p in self.products if p.zone == zone]
+            products = [p for p in self.products if p.zone == zone]
+            if products:
+                free = [self._shelve(self._rng.choice(products), at)]
         return free

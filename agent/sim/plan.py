@@ -32,6 +32,12 @@ STAFF_LEGS = 400
 STAFF_DWELL_RANGE_S = (20.0, 240.0)
 MAX_PICKS_PER_STOP = 4
 WINDOW_GLANCE_S = (3.0, 20.0)
+LEG_PATIENCE_S = 120.0
+"""Someone who has not reached a target in this long (a crowd, a blocked aisle) gives up
+on it and carries on from where they stand. The walk enforces it; plans use it to bound
+when a visit's returned items are surely back on the shelf."""
+SPAWN_MARGIN_S = 120.0
+"""A crowded pavement can hold back a shopper's first step by this much at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +176,7 @@ def shopper_plan(
             item = _pick(rng, catalogue, area.zone.id, traits, person.arrival)
             if item is None:
                 break
-            item.taken = True
+            item.taken, item.back_by = True, math.inf
             t_pick = rng.uniform(0.1, 0.6)
             leg.actions.append(PlannedAction(t_pick, item, "picked"))
             if rng.random() < p_return:
@@ -234,6 +240,14 @@ def shopper_plan(
             )
     legs.append(Leg(layout.exit, layout.zone_at(*layout.exit), 0.0, "door"))
     legs.append(Leg(layout.sim.outside[rng.randrange(2)], None, 0.0, "outside"))
+    # What this shopper puts back is free for later plans once it is surely back: no
+    # leg takes longer than the walk's patience plus its dwell.
+    back_by = person.arrival + SPAWN_MARGIN_S
+    for leg in legs:
+        back_by += leg.dwell_s + LEG_PATIENCE_S
+        for action in leg.actions:
+            if action.action == "returned":
+                action.item.back_by = back_by
     return legs
 
 

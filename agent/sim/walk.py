@@ -23,7 +23,7 @@ from typing import Any
 
 from agent.sim.layout import StoreLayout
 from agent.sim.people import Person
-from agent.sim.plan import Leg
+from agent.sim.plan import LEG_PATIENCE_S, Leg
 
 DT_S = 0.05
 """Model step. The speed model is first order, so 5 cm steps at walking pace are stable
@@ -33,9 +33,6 @@ CONTROL_DT_S = 0.2
 CORNER_TOLERANCE_M = 0.6
 """An intermediate corner counts as passed within this distance (people cut corners)."""
 TARGET_TOLERANCE_M = 0.4
-LEG_PATIENCE_S = 120.0
-"""Someone who has not reached a target in this long (a crowd, a blocked aisle) gives up
-on it and carries on with the plan from where they stand."""
 SPAWN_JITTER_M = 0.6
 FOLLOW_GAP_M = 1.2
 """A companion keeps within about this of the shopper they are with."""
