@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,14 +154,13 @@ def test_replay_cli_exits_3_when_the_broker_is_away_and_the_next_run_delivers(
 def test_run_publishes_through_the_outbox_and_leaves_status_stopped(
     broker: Broker, tmp_path: Path
 ) -> None:
-    fixture = REPO / "fixtures" / "demo-store"
-    text = (fixture / "fixture.toml").read_text()
-    # The fixture's feeds by absolute path, plus a broker and an outbox.
-    text = re.sub(r'path = "([^"/]+)"', lambda m: f'path = "{fixture / m.group(1)}"', text)
+    # The fixture (its feeds beside its config), plus a broker and an outbox.
+    fixture = shutil.copytree(REPO / "fixtures" / "demo-store", tmp_path / "store")
     outbox = tmp_path / "outbox.db"
-    text += f'\n[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[outbox]\npath = "{outbox}"\n'
-    config = tmp_path / "config.toml"
-    config.write_text(text)
+    config = fixture / "fixture.toml"
+    with config.open("a") as f:
+        f.write(f'\n[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n')
+        f.write(f'\n[outbox]\npath = "{outbox}"\n')
     sub = Subscriber(broker.port)
     try:
         run = subprocess.run(

@@ -49,9 +49,9 @@ def test_console_output_is_one_cloudevent_per_line() -> None:
 
 def test_garbage_line_gives_one_warning_naming_it_and_the_rest_replays(tmp_path: Path) -> None:
     fixture = copy_demo(tmp_path)
-    feed = fixture / "cameras.jsonl"
+    feed = fixture / "cam-door.detections.jsonl"
     lines = feed.read_text().splitlines(keepends=True)
-    lines.insert(99, '{"type": "track", "t": oops\n')
+    lines.insert(99, '{"t": oops, "frame": 12, "boxes": []}\n')
     feed.write_text("".join(lines))
     result = run_cli("replay", str(fixture), "--check")
     assert result.returncode == 0, result.stderr

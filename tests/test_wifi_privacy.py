@@ -25,7 +25,7 @@ from tests.publish_helpers import Subscriber, wait_until
 from tests.support import REPO, run_cli
 
 DEMO = REPO / "fixtures" / "demo-store"
-DEMO_START = 1_764_403_200.0  # the demo feed's first observation
+DEMO_START = 1_772_877_600.0  # the demo recording's start, 2026-03-07T10:00:00Z
 STAFF = bytes.fromhex("0019aa00beef")
 SENSORS = (("wifi-door", "entrance", 1.5, 1.0, 1), ("wifi-promo", "promo", 15.0, 7.0, 2))
 
