@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.behaviour.models import load_model, shipped_models_dir
-from agent.fusion.features import SensorSet, feature_matrix, feature_row
+from agent.fusion.features import SensorSet, StoreShape, feature_matrix, feature_row
 from agent.observations import (
     DeviceActivity,
     ItemEvent,
@@ -37,6 +37,7 @@ ZONES = {
         ["entrance", "aisle", "aisle", "promo", "fitting_room", "checkout", "clearance"]
     )
 }
+SHAPE = StoreShape(ZONES, size_m=30.0)
 SENSORS = SensorSet(camera=True, rfid=True, wifi=True)
 
 
@@ -90,11 +91,11 @@ def make_visits(n: int, rng: random.Random) -> list[Visit]:
 def main() -> None:
     model = load_model(shipped_models_dir(), SENSORS)
     visits = make_visits(BATCH, random.Random(1))
-    batch = feature_matrix([feature_row(v, ZONES, SENSORS) for v in visits])
+    batch = feature_matrix([feature_row(v, SHAPE, SENSORS) for v in visits])
     model.predict(batch)  # warm-up
 
     def subject() -> None:
-        x = feature_matrix([feature_row(v, ZONES, SENSORS) for v in visits])
+        x = feature_matrix([feature_row(v, SHAPE, SENSORS) for v in visits])
         model.predict(x)
 
     def baseline() -> None:
