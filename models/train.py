@@ -37,12 +37,15 @@ from onnx_export import export_combination  # noqa: E402
 from agent.behaviour.models import AXES, MANIFEST  # noqa: E402
 from agent.fusion.features import FEATURE_SCHEMA, FEATURES, SensorSet  # noqa: E402
 
+STORES = REPO / "agent" / "sim" / "stores"
 LAYOUTS = {
-    "demo-store": REPO / "agent" / "sim" / "stores" / "demo-store.toml",
+    "demo-store": STORES / "demo-store.toml",
+    "grocery-express": STORES / "grocery-express.toml",
+    "department-floor": STORES / "department-floor.toml",
     "high-street-fashion": REPO / "fixtures" / "high-street-fashion" / "store.toml",
 }
 """Store files (agent config + simulation table) by layout name."""
-TRAIN_LAYOUTS = ["demo-store"]
+TRAIN_LAYOUTS = ["demo-store", "grocery-express", "department-floor"]
 HELD_OUT = "high-street-fashion"
 COMBINATIONS = {
     "camera+rfid+wifi": SensorSet(camera=True, rfid=True, wifi=True),
