@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.support import REPO, read_jsonl, run_cli
 
 DEMO = REPO / "fixtures" / "demo-store"
@@ -24,6 +26,14 @@ def test_demo_replay_matches_expected_events() -> None:
     expected = read_jsonl((DEMO / "expected.jsonl").read_text())
     assert {e["type"] for e in expected} >= {"edge-agent.traffic.v1"}
     assert len(expected) >= 20
+
+
+@pytest.mark.parametrize(
+    "fixture", sorted(p.parent.name for p in (REPO / "fixtures").glob("*/fixture.toml"))
+)
+def test_every_fixture_replays_to_its_expected_events(fixture: str) -> None:
+    result = run_cli("replay", str(REPO / "fixtures" / fixture), "--check", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_two_replays_give_identical_bytes(tmp_path: Path) -> None:
