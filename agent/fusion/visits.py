@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from agent.fusion.attach import Attachments
 from agent.observations import (
+    DeviceActivity,
     TrackEnd,
     TrackPoint,
     Visit,
@@ -276,23 +277,33 @@ class VisitBuilder:
             self._by_track.pop(key, None)
         if not v.opened:
             return []  # only ever seen outside the store's zones
-        t = v.last_t if t is None else t
-        events: list[VisitEvent] = []
-        if v.zone is not None:
-            stay = ZoneStay(v.zone, v.zone_since, t)
-            v.stays.append(stay)
-            events.append(ZoneLeft(t, v.visit, stay))
-        record = Visit(
-            start=v.start,
-            end=t,
-            entered=v.entered,
-            stays=tuple(v.stays),
-            path_m=v.path_m,
-            reach_m=v.reach_m,
-            stops=v.stops,
-            items=tuple(v.attached.items),
-            device=v.attached.device(),
-            sensors=frozenset({"camera", *v.attached.sensors}),
-        )
-        events.append(VisitClosed(t, v.visit, record))
-        return events
+        return close_visit(v, v.last_t if t is None else t, v.attached.device(), "camera")
+
+
+def close_visit(
+    v: OpenVisit, end: float, device: DeviceActivity | None, spine: str
+) -> list[VisitEvent]:
+    """Leave the current zone at ``end`` and hand on the closed, anonymous visit.
+
+    Args:
+        spine: the feed the visit was built from ("camera" or "wifi").
+    """
+    events: list[VisitEvent] = []
+    if v.zone is not None:
+        stay = ZoneStay(v.zone, v.zone_since, end)
+        v.stays.append(stay)
+        events.append(ZoneLeft(end, v.visit, stay))
+    record = Visit(
+        start=v.start,
+        end=end,
+        entered=v.entered,
+        stays=tuple(v.stays),
+        path_m=v.path_m if spine == "camera" else math.nan,
+        reach_m=v.reach_m,
+        stops=v.stops,
+        items=tuple(v.attached.items),
+        device=device,
+        sensors=frozenset({spine, *v.attached.sensors}),
+    )
+    events.append(VisitClosed(end, v.visit, record))
+    return events

@@ -15,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from agent.config import AgentConfig
-from agent.fusion.visits import OpenVisit
+from agent.fusion.visits import OpenVisit, close_visit
 from agent.observations import (
     DeviceActivity,
     DeviceSighting,
-    Visit,
-    VisitClosed,
     VisitEvent,
     VisitOpened,
     ZoneEntered,
@@ -163,21 +161,5 @@ class WifiVisitBuilder:
     def _close(self, token: str) -> list[VisitEvent]:
         v = self._open.pop(token)
         sightings, data = self._activity.pop(token, [0, 0])
-        events: list[VisitEvent] = []
-        end = max(v.last_t, v.zone_since)
-        if v.zone is not None:
-            stay = ZoneStay(v.zone, v.zone_since, end)
-            v.stays.append(stay)
-            events.append(ZoneLeft(end, v.visit, stay))
-        record = Visit(
-            start=v.start,
-            end=end,
-            entered=v.entered,
-            stays=tuple(v.stays),
-            path_m=float("nan"),
-            items=tuple(v.attached.items),
-            device=DeviceActivity(sightings, data, randomised=False) if sightings else None,
-            sensors=frozenset({"wifi", *v.attached.sensors}),
-        )
-        events.append(VisitClosed(end, v.visit, record))
-        return events
+        device = DeviceActivity(sightings, data, randomised=False) if sightings else None
+        return close_visit(v, max(v.last_t, v.zone_since), device, "wifi")
