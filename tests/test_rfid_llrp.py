@@ -23,7 +23,6 @@ llrpkit_emulator = pytest.importorskip("llrpkit.emulator", reason="needs llrpkit
 from llrpkit.protocol import messages  # noqa: E402
 
 from agent.config import parse_config  # noqa: E402
-from agent.observations import ItemEvent  # noqa: E402
 from agent.sources.base import SourceContext  # noqa: E402
 from agent.sources.registry import build_sources  # noqa: E402
 from agent.sources.rfid.llrp import LlrpFeed, parse_tag_report  # noqa: E402
@@ -31,6 +30,7 @@ from agent.sources.rfid.reads import ReadError  # noqa: E402
 from agent.sources.rfid.source import RfidSource  # noqa: E402
 from agent.sources.rfid.synth import sgtin96  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
+from tests.source_runner import Runner  # noqa: E402
 
 IMMEDIATE = 1
 """ROSpecStartTriggerType Immediate (LLRP 1.0.1, 10.2.1.1.1)."""
@@ -155,34 +155,6 @@ def llrp_source(port: int, keepalive_s: float = 10.0) -> RfidSource:
     (source,) = build_sources(cfg.sources, SourceContext())
     assert isinstance(source, RfidSource)
     return source
-
-
-class Runner:
-    """Runs a source's observation loop on a thread, as the runtime does in live mode."""
-
-    def __init__(self, source: RfidSource) -> None:
-        self.source = source
-        self.stop = threading.Event()
-        self.events: list[ItemEvent] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        for obs in self.source.observations(self.stop):
-            if isinstance(obs, ItemEvent):
-                self.events.append(obs)
-
-    def wait(self, check: Callable[[], bool], timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, f"timed out; health={self.source.health()}"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.source.close()
-        assert not self.thread.is_alive()
 
 
 def test_llrp_reads_become_item_events(reader: Reader) -> None:

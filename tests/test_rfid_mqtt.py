@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config import parse_config
-from agent.observations import ItemEvent
 from agent.sources.base import SourceContext
 from agent.sources.registry import build_sources
 from agent.sources.rfid.source import RfidSource
@@ -23,6 +21,7 @@ from agent.sources.rfid.synth import ReadScript, impinj_event, sgtin96, zebra_ev
 from tests.conftest import Broker, free_port
 from tests.publish_helpers import STAY_USER
 from tests.publish_pki import make_pki, mosquitto_tls_config
+from tests.source_runner import Runner
 
 TOPIC = "store/rfid/fx9600/data"
 SUIT = sgtin96("0614141", "812345", 274_877_906_011)
@@ -59,34 +58,6 @@ def mqtt_source(broker: Broker, protocol: str, tls: dict[str, str] | None = None
     (source,) = build_sources(cfg.sources, SourceContext())
     assert isinstance(source, RfidSource)
     return source
-
-
-class Runner:
-    """The source's loop on its own thread, as in live mode."""
-
-    def __init__(self, source: RfidSource) -> None:
-        self.source = source
-        self.stop = threading.Event()
-        self.events: list[ItemEvent] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        for obs in self.source.observations(self.stop):
-            if isinstance(obs, ItemEvent):
-                self.events.append(obs)
-
-    def wait(self, check: Callable[[], bool], timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, f"timed out; health={self.source.health()}"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.source.close()
-        assert not self.thread.is_alive()
 
 
 class Publisher:
