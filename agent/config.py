@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agent.behaviour.rules import DEFAULT_RULES, CharacteristicRule
-from agent.configbase import ID_PATTERN, ConfigPath, Model
+from agent.configbase import ID_PATTERN, ConfigPath, Model, first_repeat
 from agent.publish.config import MqttConfig, OutboxConfig
 from agent.sources.camera.config import CameraSourceConfig
 from agent.sources.recorded import RecordedSourceConfig
@@ -93,11 +93,9 @@ class StoreConfig(Model):
     @field_validator("zones")
     @classmethod
     def _unique_zone_ids(cls, value: list[Zone]) -> list[Zone]:
-        seen: set[str] = set()
-        for zone in value:
-            if zone.id in seen:
-                raise ValueError(f"zone id '{zone.id}' is used twice")
-            seen.add(zone.id)
+        repeated = first_repeat(z.id for z in value)
+        if repeated is not None:
+            raise ValueError(f"zone id '{repeated}' is used twice")
         return value
 
 
@@ -220,10 +218,9 @@ class BehaviourConfig(Model):
     @field_validator("characteristics")
     @classmethod
     def _unique_names(cls, value: list[CharacteristicRule]) -> list[CharacteristicRule]:
-        names = [r.name for r in value]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"characteristic set '{name}' is defined twice")
+        repeated = first_repeat(r.name for r in value)
+        if repeated is not None:
+            raise ValueError(f"characteristic set '{repeated}' is defined twice")
         return value
 
 

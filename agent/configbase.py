@@ -6,6 +6,7 @@ model without importing the whole config (which imports the sources).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,3 +43,13 @@ ExistingPath = Annotated[ConfigPath, AfterValidator(_must_exist)]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Ids appear in MQTT topics and event keys: no slashes, wildcards or spaces."""
+
+
+def first_repeat(values: Iterable[Hashable]) -> Hashable | None:
+    """The first value seen twice, or None: for "listed twice" config errors."""
+    seen: set[Hashable] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None

@@ -164,3 +164,16 @@ def test_reorder_allowance_must_cover_the_latest_source(tmp_path: Path) -> None:
     ]
     data["aggregation"] = {"reorder_s": 5}
     parse_config(data)
+
+
+def test_a_characteristic_set_defined_twice_is_an_error() -> None:
+    rule = {"name": "fitness", "categories": ["protein"]}
+    data = {
+        "store": {"id": "s", "gateway_id": "g"},
+        "behaviour": {"characteristics": [rule, {**rule, "categories": ["supplements"]}]},
+    }
+    with pytest.raises(ConfigError) as e:
+        parse_config(data, name="c.toml")
+    assert e.value.lines == [
+        "c.toml: behaviour.characteristics: characteristic set 'fitness' is defined twice"
+    ]

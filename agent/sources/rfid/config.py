@@ -21,8 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from agent.configbase import ID_PATTERN, ExistingPath, Model
-from agent.sources.rfid.interactions import Antenna, Role, Thresholds
+from agent.configbase import ID_PATTERN, ExistingPath, Model, first_repeat
+from agent.sources.rfid.interactions import SWEEP_INTERVAL_S, Antenna, Role, Thresholds
 
 
 class AntennaConfig(Model):
@@ -140,17 +140,15 @@ class _ReaderBase(Model):
     def max_lateness_s(self) -> float:
         """How far behind the newest read an item event's time can be: a pick is
         dated at the tag's last shelf read and known ``absent_after_s`` (plus one
-        half-second sweep) later."""
-        return self.interactions.absent_after_s + 0.5
+        sweep) later."""
+        return self.interactions.absent_after_s + SWEEP_INTERVAL_S
 
     @field_validator("antennas")
     @classmethod
     def _unique_ports(cls, value: list[AntennaConfig]) -> list[AntennaConfig]:
-        seen: set[int] = set()
-        for antenna in value:
-            if antenna.port in seen:
-                raise ValueError(f"antenna port {antenna.port} is listed twice")
-            seen.add(antenna.port)
+        repeated = first_repeat(a.port for a in value)
+        if repeated is not None:
+            raise ValueError(f"antenna port {repeated} is listed twice")
         return value
 
 
