@@ -9,8 +9,8 @@ and, where scikit-learn is installed, on a real trained pipeline.
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,24 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
-
-from onnx_export import axis_ensembles, export_combination, rewrite
-
 from agent.behaviour.models import INPUT_NAME, OUTPUT_NAME
+
+
+def _load_export() -> Any:
+    """models/ is a folder of scripts, not a package: load the exporter by path, so the
+    other scripts' module names (train, evaluate) stay off sys.path for every other test."""
+    path = Path(__file__).resolve().parent.parent / "models" / "onnx_export.py"
+    spec = importlib.util.spec_from_file_location("edge_agent_onnx_export", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+onnx_export = _load_export()
+axis_ensembles = onnx_export.axis_ensembles
+export_combination = onnx_export.export_combination
+rewrite = onnx_export.rewrite
 
 N_FEATURES = 3
 FILL = -1.0
