@@ -22,9 +22,9 @@ from agent.sim.plan import Leg, passerby_plan, shopper_plan
 
 STORE = Path(__file__).resolve().parent.parent / "fixtures" / "high-street-fashion" / "store.toml"
 """The held-out layout: seven selling zones, so zone counts are not capped by the store."""
-SHOPPERS = 2000
-SHARE_TOLERANCE = 0.035
-"""Binomial 3-sigma for 2000 draws at p = 0.5 is 0.034."""
+SHOPPERS = 4000
+SHARE_TOLERANCE = 0.025
+"""Binomial 3-sigma for 4000 draws at p = 0.5 is 0.024."""
 MAX_SINGLE_FEATURE_ACCURACY = 0.9
 
 

@@ -36,6 +36,7 @@ CLEARANCE_M = 0.35
 """Targets keep this far from walls and shelves: a person's radius plus a margin, so the
 pedestrian model never gets a target outside its accessible area."""
 SAMPLE_TRIES = 200
+DOOR_KINDS = frozenset({"entrance", "exit"})
 SELLING_KINDS = frozenset({"shelf", "promo", "clearance", "aisle", "other", "service"})
 
 
@@ -75,6 +76,12 @@ class StoreLayout:
             area = ShapelyPolygon(zone.polygon).intersection(self._reachable)
             self.zones[zone.id] = ZoneArea(zone, area, stock.get(zone.id))
         self._shapes = [(z.id, ShapelyPolygon(z.polygon)) for z in agent.store.zones]
+        # The shop floor proper: the zones past the door. The walkable area also holds
+        # the pavement, and a detour there walks the shopper out and back in (two visits).
+        inside = shapely.union_all(
+            [z.area for z in self.zones.values() if z.zone.kind not in DOOR_KINDS]
+        )
+        self._inside = self._reachable if inside.is_empty else inside
         self.door = self._door("entrance")
         self.exit = self._door("exit") if self._has_kind("exit") else self.door
         for point in sim.outside:
@@ -127,8 +134,8 @@ class StoreLayout:
         return self._sample(area, rng)
 
     def random_point(self, rng: random.Random) -> Point:
-        """A random reachable point anywhere on the store floor (for detours)."""
-        return self._sample(self._reachable, rng)
+        """A random reachable point anywhere on the shop floor past the door (detours)."""
+        return self._sample(self._inside, rng)
 
     def is_reachable(self, point: Point) -> bool:
         return bool(self._reachable.contains(ShapelyPoint(point)))
