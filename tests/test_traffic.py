@@ -212,8 +212,8 @@ def test_open_visit_cap_bounds_memory_and_counts_evictions() -> None:
     cfg = config(max_open_visits=10)
     sink = CollectSink()
     p = Pipeline(cfg, [sink], models=ModelHolder(None))
-    for n in range(100):
-        p.push(TrackPoint(T0 + n * 0.01, "cam", n, 5.0, 5.0))
+    for n in range(100):  # a hundred people, each standing apart from the others
+        p.push(TrackPoint(T0 + n * 0.01, "cam", n, 4.0 * (n % 10), 4.0 * (n // 10)))
     p.advance(T0 + 2)
     assert p.visits.open_count == 10
     assert p.health()["visits_evicted"] == 90
@@ -227,3 +227,55 @@ def test_a_jump_of_days_restarts_windows_instead_of_publishing_thousands() -> No
     assert sum(e["footfall"]["in"] for e in store) == 2
     assert store[0]["window"]["start"] == "2025-11-29T08:00:00.000Z"
     assert store[-1]["window"]["start"] == "2025-12-29T08:00:00.000Z"
+
+
+def walk(
+    track: int, t0: float, points: list[tuple[float, float]], fps: float = 5.0
+) -> list[Observation]:
+    """One camera's track through ``points``, a frame each, at ``fps``."""
+    return [TrackPoint(t0 + n / fps, "cam", track, x, y) for n, (x, y) in enumerate(points)]
+
+
+def line(a: tuple[float, float], b: tuple[float, float], frames: int) -> list[tuple[float, float]]:
+    return [
+        (a[0] + (b[0] - a[0]) * f / frames, a[1] + (b[1] - a[1]) * f / frames)
+        for f in range(frames)
+    ]
+
+
+def test_a_track_the_tracker_restarts_on_the_same_camera_is_still_one_shopper() -> None:
+    # In through the door and along the aisle; the tracker drops the box for 0.7 s and
+    # starts a new id where the old one was: the same person.
+    first = walk(1, T0, line((1, 1), (5, 5), 30))
+    second = walk(2, T0 + 6.5, line((5.1, 5.1), (5.1, 5.1), 40) + line((5, 5), (1, 1), 20))
+    obs = [*first, TrackEnd(T0 + 9, "cam", 1), *second, TrackEnd(T0 + 20, "cam", 2)]
+    store = by(run(obs, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 1, "out": 1}
+
+
+def test_two_people_side_by_side_on_one_camera_stay_two_visits() -> None:
+    # A second person appears a metre from one the camera is following frame by frame.
+    first = walk(1, T0, line((1, 1), (5, 5), 30) + line((5, 5), (1, 1), 30))
+    second = walk(2, T0 + 0.2, line((1.5, 1), (5.5, 5), 30) + line((5.5, 5), (1.5, 1), 30))
+    store = by(run(first + second, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 2, "out": 2}
+
+
+def test_a_visit_ends_at_the_door_even_if_its_track_goes_on_outside() -> None:
+    # The door camera sees the pavement: the track follows the shopper out, then jumps
+    # to someone coming in (an identity switch the tracker cannot see). Two visits.
+    path = line((5, 5), (1, 1), 20) + line((1, 1), (1, -3), 20)  # out onto the pavement
+    path += line((1, -3), (1, 1), 20) + line((1, 1), (5, 5), 20) + line((5, 5), (1, 1), 20)
+    path += line((1, 1), (1, -3), 10)
+    obs = walk(1, T0, [(1.0, 1.0)] * 10 + path)
+    store = by(run(obs, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 2, "out": 2}
+    assert store["dwell_s"]["n"] == 2
+
+
+def test_a_shopper_lost_in_the_doorway_on_the_way_in_is_one_visit() -> None:
+    first = walk(1, T0, [(1.0, 1.0)] * 5)
+    second = walk(2, T0 + 2.5, line((1.2, 1.0), (5, 5), 30) + line((5, 5), (1, 1), 30))
+    obs = [*first, TrackEnd(T0 + 1.5, "cam", 1), *second]
+    store = by(run(obs, _k1()), "store", "08:00:00")
+    assert store["footfall"] == {"in": 1, "out": 1}
