@@ -64,40 +64,75 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
 
 
 Ensemble = tuple[onnx.NodeProto, dict[str, Any]]
-"""One axis: the Imputer node it reads, and its TreeEnsembleClassifier's attributes."""
+"""One axis: the Imputer node it reads, and its trees as TreeEnsembleRegressor attributes
+(``NODE_FIELDS``, ``base_values`` and the ``target_*`` leaf weights)."""
+
+
+def _binary_classifier(node: onnx.NodeProto) -> dict[str, Any]:
+    clf = _attributes(node)
+    binary = (
+        list(clf.get("classlabels_int64s", [])) == [0, 1]
+        and set(clf["class_ids"]) == {0}
+        and clf.get("post_transform") == b"LOGISTIC"
+        and len(clf.get("base_values", [])) == 1
+        and clf.get("aggregate_function", b"SUM") == b"SUM"
+    )
+    if not binary:
+        raise ValueError(f"{node.name}: not a binary classifier with a logistic output")
+    # Binary case: the weights are the score of the second class, P = sigmoid(score).
+    trees = {k: clf[k] for k in NODE_FIELDS if k in clf}
+    trees["base_values"] = clf["base_values"]
+    trees["target_ids"] = [0] * len(clf["class_ids"])
+    trees["target_nodeids"] = clf["class_nodeids"]
+    trees["target_treeids"] = clf["class_treeids"]
+    trees["target_weights"] = clf["class_weights"]
+    return trees
+
+
+def _score_regressor(node: onnx.NodeProto, graph_output: onnx.NodeProto | None) -> dict[str, Any]:
+    reg = _attributes(node)
+    score = (
+        reg.get("n_targets") == 1
+        and reg.get("post_transform", b"NONE") == b"NONE"
+        and len(reg.get("base_values", [])) == 1
+        and reg.get("aggregate_function", b"SUM") == b"SUM"
+        and graph_output is not None
+        and graph_output.op_type == "Sigmoid"
+    )
+    if not score:
+        raise ValueError(f"{node.name}: not a one-target raw score read through a Sigmoid")
+    leaves = ("base_values", "target_ids", "target_nodeids", "target_treeids", "target_weights")
+    return {k: reg[k] for k in (*NODE_FIELDS, *leaves) if k in reg}
 
 
 def axis_ensembles(model: onnx.ModelProto) -> list[Ensemble]:
-    """The (Imputer, classifier attributes) of each axis, in graph order.
+    """The (Imputer, trees) of each axis, in graph order.
 
-    Takes a skl2onnx pipeline (one axis) or a merged graph (several); each classifier
-    must be a binary gradient-boosted one reading an Imputer's output.
+    Takes a skl2onnx pipeline (one axis), a merged graph of binary classifiers (how the
+    models were first shipped) or a graph built by ``behaviour_graph``; each ensemble
+    must read an Imputer's output.
 
     Raises:
-        ValueError: a classifier that is not binary with a LOGISTIC transform, or that
-            does not read an Imputer.
+        ValueError: a classifier that is not binary with a LOGISTIC transform, a
+            regressor that is not a one-target score under a Sigmoid, or an ensemble
+            that does not read an Imputer.
     """
     producers = {out: node for node in model.graph.node for out in node.output}
+    output = producers.get(model.graph.output[0].name) if model.graph.output else None
     parts = []
     for node in model.graph.node:
-        if node.op_type != "TreeEnsembleClassifier":
+        if node.op_type == "TreeEnsembleClassifier":
+            trees = _binary_classifier(node)
+        elif node.op_type == "TreeEnsembleRegressor":
+            trees = _score_regressor(node, output)
+        else:
             continue
-        clf = _attributes(node)
         imputer = producers.get(node.input[0])
         if imputer is None or imputer.op_type != "Imputer":
             raise ValueError(f"{node.name}: expected to read an Imputer's output")
-        binary = (
-            list(clf.get("classlabels_int64s", [])) == [0, 1]
-            and set(clf["class_ids"]) == {0}
-            and clf.get("post_transform") == b"LOGISTIC"
-            and len(clf.get("base_values", [])) == 1
-            and clf.get("aggregate_function", b"SUM") == b"SUM"
-        )
-        if not binary:
-            raise ValueError(f"{node.name}: not a binary classifier with a logistic output")
-        parts.append((imputer, clf))
+        parts.append((imputer, trees))
     if not parts:
-        raise ValueError("no TreeEnsembleClassifier in the graph")
+        raise ValueError("no tree ensemble in the graph")
     return parts
 
 
@@ -112,8 +147,7 @@ def behaviour_graph(parts: list[Ensemble], n_features: int) -> onnx.ModelProto:
     imputer.attribute.extend(parts[0][0].attribute)
     nodes = [imputer]
     scores = []
-    for i, (_, clf) in enumerate(parts):
-        trees = {k: clf[k] for k in NODE_FIELDS if k in clf}
+    for i, (_, trees) in enumerate(parts):
         nodes.append(
             helper.make_node(
                 "TreeEnsembleRegressor",
@@ -124,11 +158,6 @@ def behaviour_graph(parts: list[Ensemble], n_features: int) -> onnx.ModelProto:
                 n_targets=1,
                 aggregate_function="SUM",
                 post_transform="NONE",
-                base_values=clf["base_values"],
-                target_ids=[0] * len(clf["class_ids"]),
-                target_nodeids=clf["class_nodeids"],
-                target_treeids=clf["class_treeids"],
-                target_weights=clf["class_weights"],
                 **trees,
             )
         )
@@ -153,7 +182,7 @@ def behaviour_graph(parts: list[Ensemble], n_features: int) -> onnx.ModelProto:
 
 
 def rewrite(model: onnx.ModelProto, n_features: int) -> onnx.ModelProto:
-    """The regressor form of a graph built from per-axis classifiers (same outputs)."""
+    """The regressor form of a behaviour graph, whichever form it is in (same outputs)."""
     return behaviour_graph(axis_ensembles(model), n_features)
 
 

@@ -10,6 +10,7 @@ and, where scikit-learn is installed, on a real trained pipeline.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -21,7 +22,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from agent.behaviour.models import INPUT_NAME, OUTPUT_NAME
+from agent.behaviour.models import AXES, INPUT_NAME, MANIFEST, OUTPUT_NAME, shipped_models_dir
+from agent.fusion.features import FEATURES
 
 
 def _load_export() -> Any:
@@ -126,6 +128,8 @@ def test_rewrite_gives_the_classifier_probabilities_with_nan_routed_alike() -> N
     assert op_counts(new) == Counter(
         {"Imputer": 1, "TreeEnsembleRegressor": 2, "Concat": 1, "Sigmoid": 1}
     )
+    again = rewrite(new, N_FEATURES)  # the regressor form reads back as itself
+    assert again.SerializeToString() == new.SerializeToString()
     rng = np.random.default_rng(3)
     x = rng.normal(size=(500, N_FEATURES)).astype(np.float32) * 3
     x[rng.random(x.shape) < 0.3] = np.nan
@@ -137,6 +141,21 @@ def test_rewrite_gives_the_classifier_probabilities_with_nan_routed_alike() -> N
     assert np.allclose(run(new, row)[0], expected, atol=1e-6)
 
 
+def test_every_shipped_model_keeps_its_probabilities_in_the_regressor_form() -> None:
+    # Before the 09:45 retrain the shipped graphs are classifiers, after it regressors:
+    # either way the rewrite must be exact, and what ships is evaluated as regressors.
+    manifest = json.loads((shipped_models_dir() / MANIFEST).read_text())
+    rng = np.random.default_rng(7)
+    probe = np.abs(rng.normal(size=(400, len(FEATURES)))).astype(np.float32) * 3
+    probe[rng.random(probe.shape) < 0.3] = np.nan
+    for entry in manifest["models"]:
+        shipped = onnx.load(str(shipped_models_dir() / entry["file"]))
+        fast = rewrite(shipped, len(FEATURES))
+        assert set(op_counts(fast)) == {"Imputer", "TreeEnsembleRegressor", "Concat", "Sigmoid"}
+        assert op_counts(fast)["TreeEnsembleRegressor"] == len(AXES), entry["file"]
+        assert np.max(np.abs(run(fast, probe) - run(shipped, probe))) < 1e-5, entry["file"]
+
+
 def test_a_classifier_that_is_not_binary_logistic_is_refused() -> None:
     old = classifier_graph()
     clf = next(n for n in old.graph.node if n.op_type == "TreeEnsembleClassifier")
@@ -145,6 +164,16 @@ def test_a_classifier_that_is_not_binary_logistic_is_refused() -> None:
             a.s = b"NONE"
     with pytest.raises(ValueError, match="not a binary classifier with a logistic output"):
         axis_ensembles(old)
+
+
+def test_a_regressor_whose_score_is_transformed_twice_is_refused() -> None:
+    new = rewrite(classifier_graph(), N_FEATURES)
+    trees = next(n for n in new.graph.node if n.op_type == "TreeEnsembleRegressor")
+    for a in trees.attribute:
+        if a.name == "post_transform":
+            a.s = b"LOGISTIC"
+    with pytest.raises(ValueError, match="not a one-target raw score read through a Sigmoid"):
+        axis_ensembles(new)
 
 
 def test_axes_with_different_imputation_are_refused() -> None:
@@ -178,9 +207,9 @@ def test_export_of_trained_pipelines_matches_scikit_learn(tmp_path: Path) -> Non
         pipelines.append(clf.fit(x, y.astype(int)))
     path = tmp_path / "behaviour-test.onnx"
     session, sha = export_combination(pipelines, n_features, path)
-    shipped = onnx.load(str(path))
-    assert op_counts(shipped)["TreeEnsembleRegressor"] == 3
-    assert op_counts(shipped)["TreeEnsembleClassifier"] == 0
+    written = onnx.load(str(path))
+    assert op_counts(written)["TreeEnsembleRegressor"] == 3
+    assert op_counts(written)["TreeEnsembleClassifier"] == 0
     assert len(sha) == 64
     probe = np.abs(rng.normal(size=(300, n_features))).astype(np.float32) * 2
     probe[rng.random(probe.shape) < 0.3] = np.nan
