@@ -124,7 +124,8 @@ def window_share_error(session: Any, samples: list[Any], sensors: SensorSet) -> 
         for members in windows.values():
             if len(members) < 5:  # a published share needs k visits behind it
                 continue
-            predicted = float(np.mean(probs[members, i] >= 0.5))
+            # As the agent publishes it: the expected count (sum of probabilities).
+            predicted = float(np.mean(probs[members, i]))
             true = float(np.mean([samples[m].labels[keys[i]] for m in members]))
             diffs.append(abs(predicted - true))
         errors[pole] = round(100 * float(np.mean(diffs)), 1) if diffs else float("nan")
@@ -145,7 +146,9 @@ def card(manifest: dict[str, Any], results: dict[str, Any]) -> str:
         f"{manifest['feature_schema']}, {len(manifest['features'])} named features, NaN where the "
         "store lacks a sensor) and gives, for each of four axes, the probability of its second "
         "pole: wanderer (vs mission), indecisive (vs decisive), showroomer (vs shopper), "
-        "bargain hunter (vs brand conscious). The agent counts a visit on the pole with p >= 0.5. "
+        "bargain hunter (vs brand conscious). Per-visit figures below count a visit on the "
+        "pole with p >= 0.5; the published window counts are expected counts (the sum of "
+        "the probabilities, rounded), which keeps shares unbiased where the model is unsure. "
         "No demographic attribute is inferred.",
         "",
         "## Training data",

@@ -108,3 +108,21 @@ def test_laplace_noise_has_the_promised_scale() -> None:
     # Laplace(b) has mean absolute deviation b = sensitivity / epsilon = 6.
     assert abs(np.mean(np.abs(draws)) - 6.0) < 0.3
     assert min(noise(0) for _ in range(1000)) == 0  # clamped, never negative
+
+
+def test_segments_are_expected_counts_so_unsure_models_do_not_erase_a_segment() -> None:
+    from agent.aggregate.characteristics import ScopeCounts
+
+    # Ten visits the model gives a 30 % chance of being showroomers each: about three
+    # showroomers, not the zero that counting each visit on its likelier pole reports.
+    c = ScopeCounts(visits=10, classified=10)
+    c.expected = {"wanderer": 10 * 0.3, "indecisive": 2.5, "showroomer": 0.49, "bargain_hunter": 10}
+    c.settle()
+    assert c.segments["wanderer"] == 3 and c.segments["mission"] == 7
+    assert c.segments["indecisive"] == 3  # half up, never banker's rounding (2.5 -> 2)
+    assert c.segments["showroomer"] == 0 and c.segments["shopper"] == 10
+    assert c.segments["bargain_hunter"] == 10 and c.segments["brand_conscious"] == 0
+    assert all(
+        c.segments[a] + c.segments[b] == 10
+        for a, b in zip(SEGMENTS[::2], SEGMENTS[1::2], strict=True)
+    )
