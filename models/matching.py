@@ -7,6 +7,8 @@ staff, passers-by and unmatched fragments are left out of training.
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from agent.aggregate.characteristics import MIN_VISIT_S
 from agent.behaviour.models import ModelHolder
 from agent.config import load_config
 from agent.fusion.features import SensorSet, StoreShape, visit_features
-from agent.observations import Visit
+from agent.fusion.visits import STOP_MIN_S
+from agent.observations import ItemEvent, Product, Visit, ZoneStay
 from agent.pipeline import Pipeline
 from agent.runtime import replay
 
@@ -97,4 +100,51 @@ def collect_samples(fixture: Path, cameras: bool = True) -> list[VisitSample]:
         f"{len(persons)} shoppers, {len(samples)} matched",
         flush=True,
     )
+    return samples
+
+
+def truth_samples(fixture: Path) -> list[VisitSample]:
+    """Every shopper of a recording as perfect sensing would see them.
+
+    The visit is built from the simulator's truth (zone stays, walked path, stops,
+    item interactions), not from the feeds: a model trained and judged on these shows
+    how far the features could go with no tracker, fusion or RFID loss, which splits
+    the gap to the target into sensing loss and what the behaviour itself leaves open.
+    Phones are left out (the truth has no sightings): judge these without Wi-Fi.
+    """
+    config = load_config(fixture / "fixture.toml")
+    shape = StoreShape.of(config.store.zones)
+    with (fixture / "catalogue.csv").open(newline="") as f:
+        catalogue = {
+            r["gtin"]: Product(r["gtin"], r["category"], r["price_tier"], r["promo"] == "true")
+            for r in csv.DictReader(f)
+        }
+    samples = []
+    for p in map(json.loads, (fixture / "truth.jsonl").read_text().splitlines()):
+        if p.get("type") != "person" or p.get("kind") != "shopper" or not p.get("labels"):
+            continue
+        zones = p["zones"]
+        if not zones or zones[-1]["leave"] - zones[0]["enter"] < MIN_VISIT_S:
+            continue
+        start, end = zones[0]["enter"], zones[-1]["leave"]
+        path = [(x, y) for t, x, y in p["path"] if start <= t <= end]
+        visit = Visit(
+            start=start,
+            end=end,
+            entered=True,
+            stays=tuple(ZoneStay(z["zone"], z["enter"], z["leave"]) for z in zones),
+            path_m=sum(math.dist(a, b) for a, b in itertools.pairwise(path)),
+            reach_m=max((math.dist(path[0], q) for q in path), default=0.0),
+            stops=sum(
+                1
+                for s in p["stops"]
+                if s["kind"] in ("stop", "fitting", "checkout")
+                and s["leave"] - s["arrive"] >= STOP_MIN_S
+            ),
+            items=tuple(
+                ItemEvent(i["t"], "rfid", i["zone"], i["action"], catalogue[i["gtin"]])
+                for i in p["items"]
+            ),
+        )
+        samples.append(VisitSample(visit, shape, p["labels"], p["person"], fixture.name))
     return samples
