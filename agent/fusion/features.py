@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +86,22 @@ FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 VALUE_ZONES = frozenset({"promo", "clearance"})
 AISLE_ZONES = frozenset({"aisle", "shelf"})
+_OTHER, _AISLE, _VALUE, _FITTING, _CHECKOUT = range(5)
+"""Which dwell share a zone's stays count into (``StoreShape.zone_slots``)."""
+_KIND_SLOTS = {
+    **dict.fromkeys(AISLE_ZONES, _AISLE),
+    **dict.fromkeys(VALUE_ZONES, _VALUE),
+    "fitting_room": _FITTING,
+    "checkout": _CHECKOUT,
+}
+# Rows for a missing sensor, and the RFID part of a visit that handled nothing:
+# built once, copied into each row.
+_NO_PATH = (NAN,) * len(PATH_FEATURES)
+_NO_RFID = (NAN,) * len(RFID_FEATURES)
+_NO_ITEMS = (0, 0, 0, 0, 0.0, NAN, NAN, NAN, NAN, 0)
+_NO_WIFI = (NAN,) * len(WIFI_FEATURES)
+_NO_DEVICE = (0.0, NAN, NAN)
+_zone_of = attrgetter("zone")
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,11 @@ class StoreShape:
     @property
     def zone_count(self) -> int:
         return max(len(self.kinds), 1)
+
+    @cached_property
+    def zone_slots(self) -> dict[str, int]:
+        """Zone id -> the dwell share its stays count into, looked up once per stay."""
+        return {zone: _KIND_SLOTS.get(kind, _OTHER) for zone, kind in self.kinds.items()}
 
     @classmethod
     def of(cls, zones: Sequence[Zone]) -> StoreShape:
@@ -123,36 +146,44 @@ def feature_row(visit: Visit, store: StoreShape, sensors: SensorSet) -> list[flo
 
     Plain Python on purpose: a visit's features are a few dozen numbers, and
     building a list and converting a whole batch at once is several times faster
-    than writing into a numpy row per visit (see bench/behaviour.py).
+    than writing into a numpy row per visit (see bench/behaviour.py). It runs once
+    per closed visit ahead of the model, so it is written for speed: one dict look-up
+    per stay, no max() calls, constant rows for missing sensors.
     """
-    duration = max(visit.end - visit.start, 1e-3)
+    duration = visit.end - visit.start
+    if duration < 1e-3:  # max(duration, 1e-3), NaN kept as max() keeps it
+        duration = 1e-3
     minutes = duration / 60.0
-    row: list[float] = []
-    if sensors.camera or sensors.wifi:
+    camera = sensors.camera
+    if camera or sensors.wifi:
+        slots = store.zone_slots
         aisle = value = fitting = checkout = 0.0
         longest = 0.0
-        zones = set()
         visited_checkout = 0.0
-        for stay in visit.stays:
-            zones.add(stay.zone)
+        stays = visit.stays
+        for stay in stays:
             d = stay.leave - stay.enter
-            longest = max(longest, d)
-            kind = store.kinds.get(stay.zone)
-            if kind in AISLE_ZONES:
+            if d > longest:
+                longest = d
+            slot = slots.get(stay.zone, _OTHER)
+            if slot == _OTHER:
+                continue
+            if slot == _AISLE:
                 aisle += d
-            elif kind in VALUE_ZONES:
+            elif slot == _VALUE:
                 value += d
-            elif kind == "fitting_room":
+            elif slot == _FITTING:
                 fitting += d
-            elif kind == "checkout":
+            else:
                 checkout += d
                 visited_checkout = 1.0
-        changes = len(visit.stays)
-        row += [
+        changes = len(stays)
+        distinct = len(set(map(_zone_of, stays)))
+        row = [
             duration,
-            len(zones) / store.zone_count,
+            distinct / store.zone_count,
             changes,
-            changes - len(zones),
+            changes - distinct,
             longest,
             aisle / duration,
             value / duration,
@@ -161,20 +192,29 @@ def feature_row(visit: Visit, store: StoreShape, sensors: SensorSet) -> list[flo
             visited_checkout,
         ]
     else:
-        row += [NAN] * len(PRESENCE_FEATURES)
-    if sensors.camera:
-        row += [
-            visit.path_m / store.size_m,
-            visit.reach_m / store.size_m,
+        row = [NAN] * len(PRESENCE_FEATURES)
+    if camera:
+        path = visit.path_m
+        size = store.size_m
+        span = 2.0 * visit.reach_m
+        if span < 1.0:  # max(span, 1.0), NaN kept as max() keeps it
+            span = 1.0
+        row += (
+            path / size,
+            visit.reach_m / size,
             # A walk straight to the farthest point and back scores 1; wandering more.
-            visit.path_m / max(2.0 * visit.reach_m, 1.0),
-            visit.path_m / duration,
+            path / span,
+            path / duration,
             visit.stops,
             visit.stops / minutes,
-        ]
+        )
     else:
-        row += [NAN] * len(PATH_FEATURES)
-    if sensors.rfid:
+        row += _NO_PATH
+    if not sensors.rfid:
+        row += _NO_RFID
+    elif not visit.items:
+        row += _NO_ITEMS
+    else:
         picks = returns = tried = bought = handled = promo = premium = budget = 0
         categories = set()
         for item in visit.items:
@@ -193,9 +233,10 @@ def feature_row(visit: Visit, store: StoreShape, sensors: SensorSet) -> list[flo
             product = item.product
             categories.add(product.category)
             promo += product.promo
-            premium += product.price_tier == "premium"
-            budget += product.price_tier == "budget"
-        row += [
+            tier = product.price_tier
+            premium += tier == "premium"
+            budget += tier == "budget"
+        row += (
             picks,
             returns,
             tried,
@@ -206,16 +247,14 @@ def feature_row(visit: Visit, store: StoreShape, sensors: SensorSet) -> list[flo
             premium / handled if handled else NAN,
             budget / handled if handled else NAN,
             len(categories),
-        ]
-    else:
-        row += [NAN] * len(RFID_FEATURES)
+        )
     device = visit.device
     if not sensors.wifi:
-        row += [NAN] * len(WIFI_FEATURES)
+        row += _NO_WIFI
     elif device is None:
-        row += [0.0, NAN, NAN]
+        row += _NO_DEVICE
     else:
-        row += [1.0, device.sightings / minutes, device.data_frames / device.sightings]
+        row += (1.0, device.sightings / minutes, device.data_frames / device.sightings)
     return row
 
 
