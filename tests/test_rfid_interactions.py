@@ -70,18 +70,38 @@ def test_pick_then_purchase_with_misses_and_cross_reads() -> None:
     assert all(e.source == "rfid-t" for e in events)
 
 
-def test_fitting_room_then_returned_to_another_shelf() -> None:
+def test_fitting_room_then_left_on_another_shelf() -> None:
     x = epc(2)
-    s = background(ReadScript(seed=4), 110.0)
+    end = 70.0 + Thresholds().away_settle_s + 20.0
+    s = background(ReadScript(seed=4), end)
     s.stay(x, 1, 0.0, 20.0)
     s.stay(x, 3, 30.0, 60.0, rssi=-48.0)
-    s.stay(x, 2, 70.0, 110.0, rssi=-52.0)
-    s.stay(x, 1, 70.0, 110.0, rssi=-52.0 - CROSS_DB, rate_hz=1.0)  # old shelf hears it weakly
+    s.stay(x, 2, 70.0, end, rssi=-52.0)
+    s.stay(x, 1, 70.0, end, rssi=-52.0 - CROSS_DB, rate_hz=1.0)  # old shelf hears it weakly
     events = run(s.sorted_reads())
     assert actions(events) == [
         ("picked", "shelf-a"),
         ("fitting_room", "fitting"),
-        ("returned", "shelf-b"),
+        ("returned", "shelf-b"),  # misplaced: it rested there for good
+    ]
+    assert events[-1].t >= 70.0 + Thresholds().away_settle_s
+
+
+def test_an_item_carried_round_other_shelves_is_returned_only_to_its_own() -> None:
+    # Picked from shelf a, carried in a basket while its shopper browses shelf b for two
+    # minutes (the tag rests there as far as the antenna can tell), tried on twice (out of
+    # the fitting room's field and back in), then put back on shelf a.
+    x = epc(9)
+    s = background(ReadScript(seed=17), 300.0)
+    s.stay(x, 1, 0.0, 20.0)
+    s.stay(x, 2, 30.0, 150.0)
+    s.stay(x, 3, 160.0, 200.0, rssi=-48.0)
+    s.stay(x, 3, 215.0, 240.0, rssi=-48.0)
+    s.stay(x, 1, 250.0, 300.0)
+    assert actions(run(s.sorted_reads())) == [
+        ("picked", "shelf-a"),
+        ("fitting_room", "fitting"),
+        ("returned", "shelf-a"),
     ]
 
 
@@ -140,8 +160,12 @@ def test_duplicates_and_small_disorder_change_nothing() -> None:
     assert actions(run(reads)) == [("picked", "shelf-a"), ("purchased", "till")]
 
 
+STORY_END_S = 2000.0
+
+
 def story_truth(rng: random.Random, s: ReadScript, tag: str) -> list[tuple[str, str]]:
     """Give a tag a random story, render its reads, and return the events it implies."""
+    th = Thresholds()
     shelves = [(1, "shelf-a"), (2, "shelf-b")]
     port, zone = rng.choice(shelves)
     t = rng.uniform(0.0, 10.0)
@@ -149,23 +173,27 @@ def story_truth(rng: random.Random, s: ReadScript, tag: str) -> list[tuple[str, 
     s.stay(tag, port, t, end, rssi=rng.uniform(-60, -45))
     s.stay(tag, 3 - port, t, end, rssi=-60.0 - CROSS_DB, rate_hz=0.5)
     truth: list[tuple[str, str]] = []
-    state = "shelf"
+    state, tried = "shelf", False
     for _ in range(rng.randint(0, 3)):
         t = end + rng.uniform(8.0, 20.0)  # carried, out of every field
         end = t + rng.uniform(10.0, 30.0)
         step = rng.choice(["fitting", "shelf", "till"])
         if state == "shelf":
             truth.append(("picked", zone))
-        if step == "fitting":  # every visit to the fitting room counts
+        if step == "fitting":
             s.stay(tag, 3, t, end, rssi=-47.0)
-            truth.append(("fitting_room", "fitting"))
-            state = "fitting"
-        elif step == "shelf":  # rests long enough to count as returned
-            port, zone = rng.choice(shelves)
-            end = t + rng.uniform(Thresholds().return_settle_s + 5.0, 60.0)
+            if not tried:  # one try-on per time off the shelf, however often it goes in
+                truth.append(("fitting_room", "fitting"))
+            state, tried = "fitting", True
+        elif step == "shelf":  # back on its own shelf, or left for good on the other
+            if rng.random() < 0.7:
+                end = t + rng.uniform(th.return_settle_s + 5.0, 60.0)
+            else:
+                port, zone = 3 - port, shelves[2 - port][1]
+                end = t + th.away_settle_s + rng.uniform(5.0, 30.0)
             s.stay(tag, port, t, end, rssi=-50.0)
             truth.append(("returned", zone))
-            state = "shelf"
+            state, tried = "shelf", False
         else:
             s.stay(tag, 4, t, end, rssi=-45.0)
             truth.append(("purchased", "till"))
@@ -175,13 +203,13 @@ def story_truth(rng: random.Random, s: ReadScript, tag: str) -> list[tuple[str, 
         truth.append(("picked", zone))
         state = "gone"
     elif state == "shelf":
-        s.stay(tag, port, end, 400.0, rssi=-50.0)  # stays on its shelf to the end
+        s.stay(tag, port, end, STORY_END_S, rssi=-50.0)  # stays on its shelf to the end
     return truth
 
 
 def test_many_tags_with_random_stories_match_their_truth() -> None:
     rng = random.Random(11)
-    s = background(ReadScript(seed=12), 400.0)
+    s = background(ReadScript(seed=12), STORY_END_S)
     truths = {item: story_truth(rng, s, epc(item)) for item in range(60)}
     by_tag: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for e in run(s.sorted_reads()):

@@ -66,6 +66,15 @@ class InteractionConfig(Model):
         description="Seconds a handled item must rest on a shelf before it counts as "
         "returned there (a shopper holding it while browsing that shelf is not a return).",
     )
+    away_settle_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        title="Away settle time",
+        description="Seconds a handled item must rest on a shelf in another zone than "
+        "the one it was picked from before it counts as returned (left) there; shorter "
+        "rests are a shopper browsing with it in hand or basket.",
+    )
     miss_tolerance_s: float = Field(
         default=3.0,
         gt=0,

@@ -6,7 +6,7 @@ the tag weakly). Interactions are changes of where a tag *rests*:
 
     NEW ──settles on shelf──► SHELF ──silent absent_after_s──► CARRIED
     SHELF/CARRIED/FITTING ──rests on shelf──► SHELF            (returned)
-    any ──settles in fitting room──► FITTING                   (fitting_room)
+    any ──settles in fitting room──► FITTING                   (fitting_room, once a carry)
     FITTING ──silent absent_after_s──► CARRIED                 (no event)
     any ──settles at checkout──► SOLD                          (purchased; final)
     any ──settles at exit──► GONE                              (no event; final)
@@ -18,7 +18,11 @@ first settling on a shelf emits nothing: it was there when the reader started.
 the previous, of at least ``settle_reads`` reads spanning ``settle_s``: a shopper
 walking past a shelf with an item gives a short burst. A handled item counts as
 returned only after resting ``return_settle_s`` on a shelf, because a shopper
-holding it while browsing another rail looks, to the antenna, like a resting tag.
+holding it while browsing another rail looks, to the antenna, like a resting tag; on
+a shelf in another zone than the one it was picked from, only after
+``away_settle_s`` (minutes: browsing with an item in a basket lasts that long). A
+carry (from a shelf until back on one) tries the item on once, however often it
+goes in and out of the fitting room's field.
 A report that stands for several reads (``seen``) counts as that many. While the
 tag's current zone still hears it, another zone claims the tag only if its
 smoothed RSSI is ``hysteresis_db`` stronger: that is what stops cross-reads.
@@ -92,6 +96,9 @@ class Thresholds:
         settle_s: span of that run, seconds: a rest, not a walk past.
         return_settle_s: span of a run on a shelf before a handled tag counts as
             returned there (a shopper holding it while browsing that shelf is not).
+        away_settle_s: the same on a shelf in another zone than the one the tag was
+            picked from: a shopper browsing with the item in hand or basket stands
+            there for minutes; resting longer, it was left there (misplaced).
         miss_tolerance_s: longest gap inside a run; a longer one starts a new run.
         absent_after_s: silence on the current zone after which the tag has left it.
         hysteresis_db: RSSI margin a zone needs to take a tag its zone still hears.
@@ -103,6 +110,7 @@ class Thresholds:
     settle_reads: int = 4
     settle_s: float = 2.0
     return_settle_s: float = 20.0
+    away_settle_s: float = 300.0
     miss_tolerance_s: float = 3.0
     absent_after_s: float = 4.0
     hysteresis_db: float = 6.0
@@ -124,11 +132,23 @@ class _Run:
 
 
 class _Tag:
-    __slots__ = ("home", "home_last", "home_rssi", "last", "product", "runs", "state")
+    __slots__ = (
+        "home",
+        "home_last",
+        "home_rssi",
+        "last",
+        "origin",
+        "product",
+        "runs",
+        "state",
+        "tried",
+    )
 
     def __init__(self, product: Product, t: float) -> None:
         self.product = product
         self.state = NEW
+        self.origin: str | None = None  # the shelf zone it last rested on
+        self.tried = False  # taken into a fitting room since it left that shelf
         self.home: Antenna | None = None
         self.home_last = t
         self.home_rssi: float | None = None
@@ -257,8 +277,12 @@ class InteractionTracker:
             run.rssi = _smooth(run.rssi, rssi)
         if run.count < th.settle_reads or run.last - run.start < th.settle_s:
             return
-        if where.role == "shelf" and tag.state != NEW and run.last - run.start < th.return_settle_s:
-            return  # back on a shelf only once it rests there: not held by a browsing shopper
+        if where.role == "shelf" and tag.state != NEW:
+            # Back on a shelf only once it rests there, not held by a browsing shopper;
+            # on another zone's shelf only after resting there far longer than a browse.
+            own = tag.origin is None or tag.origin == where.zone
+            if run.last - run.start < (th.return_settle_s if own else th.away_settle_s):
+                return
         if tag.home is not None and t - tag.home_last <= th.miss_tolerance_s:
             # The current zone still hears the tag: only a clearly stronger zone wins.
             if run.rssi is None or tag.home_rssi is None:
@@ -297,10 +321,13 @@ class InteractionTracker:
         tag.home_last = run.last
         tag.home_rssi = run.rssi
         if role == "shelf" or role == "fitting_room":
-            if role == "shelf" and previous != NEW:
-                self._emit(t, where.zone, "returned", tag.product)
-            elif role == "fitting_room" and previous != FITTING:
+            if role == "shelf":
+                if previous != NEW:
+                    self._emit(t, where.zone, "returned", tag.product)
+                tag.origin, tag.tried = where.zone, False
+            elif not tag.tried:  # one try-on, however often it is heard in and out
                 self._emit(t, where.zone, "fitting_room", tag.product)
+                tag.tried = True
             tag.state = SHELF if role == "shelf" else FITTING
             tag.home = where
             self._watch[key] = tag
