@@ -168,6 +168,7 @@ class Pipeline:
     def advance(self, watermark: float) -> None:
         for obs in self.reorder.release(watermark):
             self._process(obs)
+        self.attacher.resolve(watermark)
         self._visit_events(self.visits.expire(watermark))
         for window in self.traffic.advance(watermark):
             self._publish_traffic(window)

@@ -176,3 +176,41 @@ def test_without_cameras_a_lingering_phone_is_a_visit_and_a_passer_by_is_not() -
     assert math.isnan(row[FEATURE_INDEX["path_per_size"]])
     assert row[FEATURE_INDEX["zones_share"]] == np.float32(2 / 3)
     assert row[FEATURE_INDEX["dwell_share_value"]] > 0.5
+
+
+def test_a_pick_goes_to_the_shopper_who_walks_off_with_it() -> None:
+    # The reader sees a pick when the item leaves the shelf's field: when its picker walks
+    # away. Shopper 1 browses the shelf all along; shopper 2 steps up, picks, walks off.
+    s = Store()
+    for t in range(50):
+        s.point(t, 1, 1.0 if t < 2 else 4.0, 1.0 if t < 2 else 3.0)
+        if 8 <= t < 31:
+            s.point(t, 2, 1.0 if t < 10 else 4.5, 1.0 if t < 10 else 3.5)
+        elif t >= 31:
+            s.point(t, 2, 8.0, 3.0)  # in the promo zone now
+        if t == 30:
+            assert s.item(30.0, "shelf")  # undecided until it is seen who leaves
+            assert all(not v.attached.items for v in s.visits.open_visits())
+        s.attacher.resolve(t)
+    by_start = {v.start: v for v in s.finish()}
+    assert [i.action for i in by_start[8].items] == ["picked"]
+    assert by_start[0].items == ()
+
+
+def test_a_return_follows_the_visit_carrying_that_product() -> None:
+    # Shopper 2 picks in promo, puts it back on the shelf at t=20 and walks off at 25;
+    # the reader is sure it rests there only at t=40, when shopper 1 alone is at the shelf.
+    s = Store()
+    for t in range(50):
+        s.point(t, 1, 1.0 if t < 2 else 4.0, 1.0 if t < 2 else 3.0)  # at the shelf
+        x = 1.0 if t < 2 else 8.0 if t < 18 or t >= 25 else 4.5
+        s.point(t, 2, x, 1.0 if t < 2 else 3.0)
+        if t == 5:
+            assert s.item(5.0, "promo")  # shopper 2 is alone in promo
+        if t == 40:
+            assert s.item(40.0, "shelf", "returned")
+        s.attacher.resolve(t)
+    visits = s.finish()
+    carrier = next(v for v in visits if v.items and v.items[0].zone == "promo")
+    assert [i.action for i in carrier.items] == ["picked", "returned"]
+    assert sum(len(v.items) for v in visits) == 2

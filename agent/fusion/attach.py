@@ -15,6 +15,8 @@ visit carries counts (``DeviceActivity``), not the token.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +29,11 @@ if TYPE_CHECKING:
 MAX_TOKENS_PER_VISIT = 16
 """Bounds memory per visit; a crowded zone can put dozens of phones beside one person,
 but the true companion is among the first heard and keeps being heard."""
+PICK_DEFER_S = 8.0
+"""A pick is seen when the item leaves the shelf antenna's field, that is when the
+shopper carrying it walks off. On a simulated demo-store hour the picker's visit left the
+shelf's zone within 8 s of that moment in about half the picks, while others stayed: so
+a pick waits this long and goes to whoever left nearest its moment."""
 MIN_DEVICE_HITS = 3
 """Fewer shared sightings than this is chance, not a phone carried round the store."""
 
@@ -39,12 +46,56 @@ class _DeviceHits:
 
 
 @dataclass
+class _Pick:
+    """A pick waiting to see which of the people at the shelf walks off with the item."""
+
+    item: ItemEvent
+    candidates: list[OpenVisit]
+    done: bool = False
+
+    def decide(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        best = min(self.candidates, key=self._score)
+        best.attached.add(self.item)
+
+    def _score(self, v: OpenVisit) -> tuple[int, float, int]:
+        """Lowest wins: left the zone near the pick's moment, else longest there."""
+        t, zone = self.item.t, self.item.zone
+        stays = [(s.enter, s.leave) for s in v.stays if s.zone == zone]
+        if v.zone == zone:
+            stays.append((v.zone_since, math.inf))
+        elif v.pending == zone and v.pending_since is not None:
+            stays.append((v.pending_since, math.inf))
+        around = [(e, lv) for e, lv in stays if e <= t + PICK_DEFER_S and lv >= t - PICK_DEFER_S]
+        if not around:
+            return (2, 0.0, v.visit)
+        enter, leave = min(around, key=lambda s: abs(s[1] - t))
+        if abs(leave - t) <= PICK_DEFER_S:
+            return (0, abs(leave - t), v.visit)
+        return (1, enter - t, v.visit)
+
+
+@dataclass
 class Attachments:
     """What fusion attached to one open visit."""
 
     items: list[ItemEvent] = field(default_factory=list)
     hits: dict[str, _DeviceHits] = field(default_factory=dict)
     sensors: set[str] = field(default_factory=set)
+    picks: list[_Pick] = field(default_factory=list)  # undecided picks it may have made
+
+    def add(self, item: ItemEvent) -> None:
+        self.items.append(item)
+        self.sensors.add("rfid")
+
+    def settle(self) -> None:
+        """Decide every pick this visit might have made (it is closing), in time order."""
+        for pick in self.picks:
+            pick.decide()
+        self.picks.clear()
+        self.items.sort(key=lambda i: i.t)
 
     def device(self) -> DeviceActivity | None:
         """The companion phone's activity, if one was heard with it often enough."""
@@ -67,8 +118,61 @@ class Attacher:
         self.sensor_zones = sensor_zones
         self.items_unattributed = 0
         self.sightings_unplaced = 0
+        self._picks: deque[_Pick] = deque()  # undecided, in event-time order
 
     def on_item(self, item: ItemEvent, visits: Iterable[OpenVisit]) -> bool:
+        visits = list(visits)
+        if item.action == "picked":
+            here = [v for v in visits if v.zone == item.zone or v.pending == item.zone]
+            if len(here) > 1:
+                pick = _Pick(item, here)
+                self._picks.append(pick)
+                for v in here:
+                    v.attached.picks.append(pick)
+                return True
+        best = self._carrier(item, visits) if item.action != "picked" else None
+        if best is None:
+            best = self._in_zone(item, visits)
+        if best is None:
+            self.items_unattributed += 1
+            return False
+        best.attached.add(item)
+        return True
+
+    def resolve(self, watermark: float) -> None:
+        """Decide the picks whose wait is over (event time ``watermark``)."""
+        picks = self._picks
+        while picks and picks[0].item.t + PICK_DEFER_S <= watermark:
+            picks.popleft().decide()
+
+    @staticmethod
+    def _carrier(item: ItemEvent, visits: list[OpenVisit]) -> OpenVisit | None:
+        """The visit carrying a unit of this product: it picked one and has not put it
+        back or bought it. Returns, try-ons and purchases follow a pick, often after the
+        shopper has moved on or while others crowd the shelf."""
+        gtin = item.product.gtin
+        if gtin is None:
+            return None
+        best: OpenVisit | None = None
+        best_key = (False, -math.inf)
+        for v in visits:
+            held, last_pick = 0, -math.inf
+            for i in v.attached.items:
+                if i.product.gtin != gtin:
+                    continue
+                if i.action == "picked":
+                    held, last_pick = held + 1, i.t
+                elif i.action in ("returned", "purchased"):
+                    held -= 1
+            if held <= 0:
+                continue
+            key = (v.zone == item.zone, last_pick)
+            if key > best_key:
+                best, best_key = v, key
+        return best
+
+    @staticmethod
+    def _in_zone(item: ItemEvent, visits: list[OpenVisit]) -> OpenVisit | None:
         best: OpenVisit | None = None
         best_stay = -1.0
         for v in visits:
@@ -82,12 +186,7 @@ class Attacher:
                 stay == best_stay and best is not None and v.visit < best.visit
             ):
                 best, best_stay = v, stay
-        if best is None:
-            self.items_unattributed += 1
-            return False
-        best.attached.items.append(item)
-        best.attached.sensors.add("rfid")
-        return True
+        return best
 
     def on_sighting(self, s: DeviceSighting, visits: Iterable[OpenVisit]) -> None:
         zone = self.sensor_zones.get(s.source)

@@ -335,6 +335,7 @@ def close_visit(
     Args:
         spine: the feed the visit was built from ("camera" or "wifi").
     """
+    v.attached.settle()  # its undecided picks: decide them while it is still a candidate
     events: list[VisitEvent] = []
     if v.zone is not None:
         stay = ZoneStay(v.zone, v.zone_since, end)
