@@ -45,6 +45,15 @@ class _DeviceHits:
     randomised: bool = False
 
 
+def _near(v: OpenVisit, item: ItemEvent) -> bool:
+    """In the item's zone, or just left it: an antenna's field reaches past its zone's
+    edge, so a picker is often a step into the next zone when the item leaves it."""
+    if v.zone == item.zone or v.pending == item.zone:
+        return True
+    last = v.stays[-1] if v.stays else None
+    return last is not None and last.zone == item.zone and item.t - last.leave <= PICK_DEFER_S
+
+
 @dataclass
 class _Pick:
     """A pick waiting to see which of the people at the shelf walks off with the item."""
@@ -123,8 +132,11 @@ class Attacher:
     def on_item(self, item: ItemEvent, visits: Iterable[OpenVisit]) -> bool:
         visits = list(visits)
         if item.action == "picked":
-            here = [v for v in visits if v.zone == item.zone or v.pending == item.zone]
-            if len(here) > 1:
+            here = [v for v in visits if _near(v, item)]
+            if len(here) == 1:
+                here[0].attached.add(item)
+                return True
+            if here:
                 pick = _Pick(item, here)
                 self._picks.append(pick)
                 for v in here:
