@@ -3,9 +3,13 @@
 Neither feed says who: an item event says which zone, a sighting which sensor
 (and so which zone). Fusion attributes by co-occurrence:
 
-- an item interaction goes to the visit standing in that zone longest at that
-  moment (picking takes standing at the shelf; someone who just walked in rarely
-  picks), ties to the earliest visit so replays stay deterministic;
+- a pick is seen when the item leaves the shelf antenna's field, that is when its
+  picker walks off: with several visits at that zone it waits ``PICK_DEFER_S`` and
+  goes to the one that left the zone nearest that moment, else the one there longest;
+- a return, try-on or purchase goes to the visit carrying a unit of that product
+  (picked, not yet put back or bought), else to the visit in that zone longest (someone
+  who just walked in rarely handles stock); ties go to the earliest visit so replays
+  stay deterministic;
 - a phone goes with the visit it shared zones with most often over the whole visit,
   not one instant, so a phone passing a queue is not given to everyone in it.
 
@@ -173,7 +177,7 @@ class Attacher:
                 if i.product.gtin != gtin:
                     continue
                 if i.action == "picked":
-                    held, last_pick = held + 1, i.t
+                    held, last_pick = held + 1, max(last_pick, i.t)
                 elif i.action in ("returned", "purchased"):
                     held -= 1
             if held <= 0:
