@@ -177,3 +177,18 @@ def test_a_characteristic_set_defined_twice_is_an_error() -> None:
     assert e.value.lines == [
         "c.toml: behaviour.characteristics: characteristic set 'fitness' is defined twice"
     ]
+
+
+def test_check_config_checks_a_simulator_store_file_whole(tmp_path: Path) -> None:
+    # A field engineer's one file for the gateway and the simulator: the agent part and
+    # the [simulation] table are both checked, each error naming its table and field.
+    store = REPO / "agent" / "sim" / "stores" / "demo-store.toml"
+    assert run_cli("check-config", str(store)).stdout.strip() == "OK"
+    bad = tmp_path / "store.toml"
+    text = store.read_text().replace("walkable = ", "walkabel = ", 1)
+    bad.write_text(text.replace('kind = "aisle"', 'kind = "aisel"', 1))
+    result = run_cli("check-config", str(bad))
+    assert result.returncode == 1
+    lines = sorted(result.stderr.strip().splitlines())
+    assert any(line.startswith(f"{bad}: simulation: walkabel: ") for line in lines), lines
+    assert any(line.startswith(f"{bad}: store.zones[") for line in lines), lines
