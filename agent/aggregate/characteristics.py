@@ -10,8 +10,8 @@ Segment counts are expected counts: each axis's second pole gets the sum of the
 model's probabilities over the window's visits, rounded, and the first pole the
 rest. Counting each visit on its likelier pole instead would push every share
 towards the majority pole wherever the model is unsure (a model that finds 60 % of
-showroomers reports about half the true number); the sum of calibrated
-probabilities does not (probabilistic classify-and-count, Bella et al. 2010,
+showroomers and seldom raises a false alarm reports about 60 % of them); the sum
+of calibrated probabilities does not (probabilistic classify-and-count, Bella et al. 2010,
 "Quantification via probability estimators", IEEE ICDM). One visit still moves each
 pair by exactly one, so the privacy sensitivity is unchanged.
 """
