@@ -111,13 +111,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _has_simulation_table(path: Path) -> bool:
     """Whether the file is a simulator store file; unreadable files say no (and then
     fail in ``load_config`` with its own one-line reason)."""
+    from agent.sim.config import SIMULATION_TABLE  # pydantic only: no sim extra needed
+
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
 
     try:
-        return "simulation" in tomllib.loads(path.read_text(encoding="utf-8"))
+        return SIMULATION_TABLE in tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
 

@@ -44,6 +44,8 @@ ZoneKind = Literal[
     "service",
     "other",
 ]
+DOOR_KINDS = frozenset({"entrance", "exit"})
+"""Zone kinds people come in and go out through."""
 
 
 class Zone(Model):

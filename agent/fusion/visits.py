@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agent.config import DOOR_KINDS
 from agent.fusion.attach import Attachments
 from agent.observations import (
     DeviceActivity,
@@ -68,7 +69,6 @@ silent for 0.6-1 s in 171 of 198 cases, while a new person appearing beside a tr
 found it updated within 0.4 s in 378 of 397."""
 STITCH_S = 5.0
 """A lost person who reappears within this is the same person (occlusion, blind spot)."""
-DOOR_KINDS = frozenset({"entrance", "exit"})
 DEFAULT_FRAME_S = 0.2
 """Until a camera's frame interval is known, assume 5 fps (the simulator's and a common
 setting for people counting)."""

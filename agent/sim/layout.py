@@ -29,14 +29,13 @@ from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.geometry.base import BaseGeometry
 
-from agent.config import AgentConfig, Zone
+from agent.config import DOOR_KINDS, AgentConfig, Zone
 from agent.sim.config import Point, SimulationConfig, ZoneStock
 
 CLEARANCE_M = 0.35
 """Targets keep this far from walls and shelves: a person's radius plus a margin, so the
 pedestrian model never gets a target outside its accessible area."""
 SAMPLE_TRIES = 200
-DOOR_KINDS = frozenset({"entrance", "exit"})
 SELLING_KINDS = frozenset({"shelf", "promo", "clearance", "aisle", "other", "service"})
 
 

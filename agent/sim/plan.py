@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.config import DOOR_KINDS
 from agent.observations import ItemAction
 from agent.sim.calibration import Calibration
 from agent.sim.catalogue import Catalogue, TaggedItem
@@ -254,9 +255,7 @@ def shopper_plan(
 def staff_plan(person: Person, layout: StoreLayout) -> list[Leg]:
     rng = random.Random(person.seed)
     zones = [
-        z
-        for z in layout.zones.values()
-        if not z.area.is_empty and z.zone.kind not in ("entrance", "exit")
+        z for z in layout.zones.values() if not z.area.is_empty and z.zone.kind not in DOOR_KINDS
     ]
     legs = []
     for _ in range(STAFF_LEGS):
