@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -263,6 +264,16 @@ def visit_features(visit: Visit, store: StoreShape, sensors: SensorSet) -> npt.N
     return np.array(feature_row(visit, store, sensors), dtype=np.float32)
 
 
+_ROW = struct.Struct(f"{len(FEATURES)}d")
+
+
 def feature_matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:
-    """Stack feature rows into the model's float32 input, N x len(FEATURES)."""
-    return np.array(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
+    """Stack feature rows into the model's float32 input, N x len(FEATURES).
+
+    Each row is packed as native doubles and the whole batch read by numpy at once:
+    half the time of ``np.array(rows)``, which converts the nested lists element by
+    element (bench/behaviour.py). The float32 values are the same, NaN included.
+    """
+    pack = _ROW.pack
+    doubles = np.frombuffer(b"".join([pack(*row) for row in rows]), dtype=np.float64)
+    return doubles.astype(np.float32).reshape(len(rows), len(FEATURES))
