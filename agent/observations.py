@@ -13,8 +13,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from agent.fusion.attach import Attachments
 
 ItemAction = Literal["picked", "returned", "fitting_room", "purchased"]
 SightingKind = Literal["probe", "data"]
@@ -186,9 +189,13 @@ class VisitOpened:
 
 @dataclass(frozen=True, slots=True)
 class VisitClosed:
+    """A visit closed. ``attached`` is fusion's in-memory state of it, so an item
+    confirmed after the shopper left can still be given to them (never published)."""
+
     t: float
     visit: int
     record: Visit
+    attached: Attachments | None = field(default=None, compare=False, repr=False)
 
 
 VisitEvent = ZoneEntered | ZoneLeft | VisitOpened | VisitClosed

@@ -95,6 +95,26 @@ def store_sensors(config: AgentConfig) -> SensorSet:
     return SensorSet(camera="camera" in have, rfid="rfid" in have, wifi="wifi" in have)
 
 
+ITEM_LINGER_MARGIN_S = 10.0
+"""Beyond the return settle time: the put-back itself and a reader cycle or two."""
+MAX_ITEM_LINGER_S = 120.0
+"""A closed visit is held at most this long, whatever return_settle_s says: windows
+are published this much after they end, at the latest."""
+
+
+def item_linger_s(config: AgentConfig) -> float:
+    """How long a closed visit waits for the returns of items it carried.
+
+    An item counts as returned only once it has rested on its shelf for the reader's
+    ``return_settle_s``; a shopper putting things back on the way out has often left
+    by then. Without RFID nothing can arrive late, and visits are counted at once.
+    """
+    settle = [r.interactions.return_settle_s for r in config.sources.rfid]
+    if not settle:
+        return 0.0
+    return min(max(settle) + ITEM_LINGER_MARGIN_S, MAX_ITEM_LINGER_S)
+
+
 def sensor_zones(config: AgentConfig) -> dict[str, str]:
     """Source id -> zone, for every configured source that covers one zone."""
     zones: dict[str, str] = {}
@@ -140,14 +160,16 @@ class Pipeline:
         if not self.sensors.camera:
             # Without cameras, phones present in zones are the spine of a visit.
             self.visits = wifi_visit_builder(config, self.layout) or self.visits
-        # Zone changes are back-dated by up to zone_confirm_s, and exits are known
-        # only visit_timeout_s after the last point: a window waits for both.
+        linger = item_linger_s(config)
+        # Zone changes are back-dated by up to zone_confirm_s, exits are known only
+        # visit_timeout_s after the last point, and a closed visit waits up to linger
+        # for items it carried out of reach: a window waits for all of them.
         self.traffic = TrafficAggregator(
             [z.id for z in config.store.zones],
             agg.window_s,
-            settle_s=agg.visit_timeout_s + agg.zone_confirm_s,
+            settle_s=max(agg.visit_timeout_s, linger) + agg.zone_confirm_s,
         )
-        self.attacher = Attacher(sensor_zones(config))
+        self.attacher = Attacher(sensor_zones(config), linger)
         self.characteristics = CharacteristicsCounter(
             [z.id for z in config.store.zones],
             StoreShape.of(config.store.zones),
@@ -170,6 +192,7 @@ class Pipeline:
             self._process(obs)
         self.attacher.resolve(watermark)
         self._visit_events(self.visits.expire(watermark))
+        self._count_visits(self.attacher.release(watermark))
         for window in self.traffic.advance(watermark):
             self._publish_traffic(window)
 
@@ -184,6 +207,7 @@ class Pipeline:
             self._visit_events(self.visits.close_all())
         else:
             self._visit_events(self.visits.expire(self.last_t))
+        self._count_visits(self.attacher.release())
         for window in self.traffic.flush(self.last_t):
             self._publish_traffic(window)
 
@@ -193,8 +217,10 @@ class Pipeline:
             "late": dict(sorted(self.reorder.late.items())),
             "buffered": len(self.reorder),
             "open_visits": self.visits.open_count,
+            "closed_visits_held": self.attacher.held_count,
             "visits_evicted": self.visits.evicted,
             "items_unattributed": self.attacher.items_unattributed,
+            "items_after_close": self.attacher.items_after_close,
             "sightings_unplaced": self.attacher.sightings_unplaced,
             "events": dict(sorted(self.events_out.items())),
         }
@@ -226,9 +252,13 @@ class Pipeline:
         for event in events:
             self.traffic.on_event(event)
             if isinstance(event, VisitClosed):
-                self.characteristics.on_visit(event.record, self.models.model)
-                if self.visit_observer is not None:
-                    self.visit_observer(event.record)
+                self._count_visits(self.attacher.hold(event))
+
+    def _count_visits(self, records: list[Visit]) -> None:
+        for record in records:
+            self.characteristics.on_visit(record, self.models.model)
+            if self.visit_observer is not None:
+                self.visit_observer(record)
 
     def _noise(self, window_start: float) -> LaplaceNoise | None:
         epsilon = self.config.privacy.epsilon

@@ -39,10 +39,16 @@ def closed(events: list[VisitEvent]) -> list[Visit]:
 class Store:
     """A visit builder and an attacher driven the way the pipeline drives them."""
 
-    def __init__(self, sensor_zones: dict[str, str] | None = None) -> None:
+    def __init__(self, sensor_zones: dict[str, str] | None = None, linger_s: float = 0.0) -> None:
         self.visits = VisitBuilder(StoreLayout(ZONES), timeout_s=10, max_open=100)
-        self.attacher = Attacher(sensor_zones or {})
+        self.attacher = Attacher(sensor_zones or {}, linger_s)
         self.done: list[Visit] = []
+
+    def advance(self, watermark: float) -> None:
+        for e in self.visits.expire(watermark):
+            if isinstance(e, VisitClosed):
+                self.done += self.attacher.hold(e)
+        self.done += self.attacher.release(watermark)
 
     def point(self, t: float, track: int, x: float, y: float) -> None:
         self.done += closed(self.visits.on_point(TrackPoint(t, "cam", track, x, y)))
@@ -72,6 +78,41 @@ def test_item_goes_to_the_person_standing_at_the_shelf_not_the_one_walking_in() 
     by_start = {v.start: v for v in s.finish()}
     assert len(by_start[0].items) == 1
     assert by_start[15].items == ()
+
+
+def test_a_return_confirmed_after_the_carrier_walked_out_still_reaches_its_visit() -> None:
+    # The item is confirmed back on its shelf only after resting there a while
+    # (return_settle_s); by then the shopper who put it back has left the store.
+    s = Store({"wifi-1": "shelf"}, linger_s=30.0)
+    for t in range(26):  # in at the door, at the shelf from t=2 to 20, out by t=25
+        s.point(t, 1, 1.0 if t < 2 or t > 20 else 4.0, 1.0 if t < 2 or t > 20 else 3.0)
+        if 2 <= t <= 20:
+            s.sighting(t, "aaaaaaaaaaaaaaaa")
+    assert s.item(12, "shelf")  # picked
+    s.visits.on_end(TrackEnd(25, "cam", 1))
+    s.advance(31)  # closed (track ended, not picked up again), held, not yet counted
+    assert s.done == [] and s.attacher.held_count == 1
+    assert "aaaaaaaaaaaaaaaa" not in repr(s.attacher._held)  # its phone token is gone
+    assert s.item(45, "shelf", "returned")  # nobody is in the store: the carrier gets it
+    assert s.attacher.items_after_close == 1
+    s.advance(54)
+    assert s.done == []  # held until 30 s past its end
+    s.advance(55)
+    [visit] = s.done
+    assert [i.action for i in visit.items] == ["picked", "returned"]
+    assert "rfid" in visit.sensors
+    assert visit.device is not None  # counted before its token was dropped
+    assert not s.item(60, "shelf", "returned")  # counted and forgotten: nobody to give it
+    assert s.attacher.items_unattributed == 1
+
+
+def test_without_late_items_a_closed_visit_is_counted_at_once() -> None:
+    s = Store(linger_s=0.0)
+    for t in range(10):
+        s.point(t, 1, 1.0 if t < 2 else 4.0, 1.0 if t < 2 else 3.0)
+    s.visits.on_end(TrackEnd(9, "cam", 1))
+    s.advance(15)
+    assert len(s.done) == 1 and s.attacher.held_count == 0
 
 
 def test_phone_goes_with_the_visit_it_shared_zones_with_all_along() -> None:

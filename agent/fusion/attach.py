@@ -9,7 +9,9 @@ Neither feed says who: an item event says which zone, a sighting which sensor
 - a return, try-on or purchase goes to the visit carrying a unit of that product
   (picked, not yet put back or bought), else to the visit in that zone longest (someone
   who just walked in rarely handles stock); ties go to the earliest visit so replays
-  stay deterministic;
+  stay deterministic. A return is confirmed only once the item has rested on its shelf
+  a while, often after its carrier walked out, so a closed visit is held back from
+  counting for ``linger_s`` past its end and can still receive the items it carried;
 - a phone goes with the visit it shared zones with most often over the whole visit,
   not one instant, so a phone passing a queue is not given to everyone in it.
 
@@ -19,13 +21,15 @@ visit carries counts (``DeviceActivity``), not the token.
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agent.observations import DeviceActivity, DeviceSighting, ItemEvent
+from agent.observations import DeviceActivity, DeviceSighting, ItemEvent, Visit, VisitClosed
 
 if TYPE_CHECKING:
     from agent.fusion.visits import OpenVisit
@@ -38,6 +42,9 @@ PICK_DEFER_S = 8.0
 shopper carrying it walks off. On a simulated demo-store hour the picker's visit left the
 shelf's zone within 8 s of that moment in about half the picks, while others stayed: so
 a pick waits this long and goes to whoever left nearest its moment."""
+MAX_HELD = 5000
+"""Closed visits held for late items at once; beyond it the one due first is counted
+now (bounds memory if a burst of visits closes together)."""
 MIN_DEVICE_HITS = 3
 """Fewer shared sightings than this is chance, not a phone carried round the store."""
 
@@ -120,18 +127,68 @@ class Attachments:
         return DeviceActivity(best.sightings, best.data_frames, best.randomised)
 
 
+@dataclass
+class _Held:
+    """A closed visit waiting ``linger_s`` for items confirmed after it left."""
+
+    record: Visit
+    attached: Attachments
+    items_at_close: int
+
+    def final(self) -> Visit:
+        """The record, with the items that reached it after it closed."""
+        items = self.attached.items
+        if len(items) == self.items_at_close:
+            return self.record
+        items.sort(key=lambda i: i.t)
+        return dataclasses.replace(
+            self.record, items=tuple(items), sensors=self.record.sensors | {"rfid"}
+        )
+
+
 class Attacher:
-    """Routes items and sightings to open visits.
+    """Routes items and sightings to open visits, and late items to closed ones.
 
     Args:
         sensor_zones: Wi-Fi sensor id -> the store zone it covers.
+        linger_s: how long (event time past its end) a closed visit can still receive
+            a return, try-on or purchase of an item it carried; 0 counts it at once.
     """
 
-    def __init__(self, sensor_zones: dict[str, str]) -> None:
+    def __init__(self, sensor_zones: dict[str, str], linger_s: float = 0.0) -> None:
         self.sensor_zones = sensor_zones
+        self.linger_s = linger_s
         self.items_unattributed = 0
+        self.items_after_close = 0
         self.sightings_unplaced = 0
         self._picks: deque[_Pick] = deque()  # undecided, in event-time order
+        self._held: list[tuple[float, int, _Held]] = []  # heap on (due, sequence)
+        self._sequence = 0
+
+    @property
+    def held_count(self) -> int:
+        return len(self._held)
+
+    def hold(self, closed: VisitClosed) -> list[Visit]:
+        """Take a closed visit; return the records now due for counting (this one at
+        once when nothing can reach it late)."""
+        if self.linger_s <= 0 or closed.attached is None:
+            return [closed.record]
+        attached = closed.attached
+        attached.hits.clear()  # its phone is counted in the record: drop the tokens now
+        self._sequence += 1
+        entry = _Held(closed.record, attached, len(attached.items))
+        heapq.heappush(self._held, (closed.t + self.linger_s, self._sequence, entry))
+        if len(self._held) > MAX_HELD:
+            return [heapq.heappop(self._held)[2].final()]
+        return []
+
+    def release(self, watermark: float | None = None) -> list[Visit]:
+        """The held visits due by ``watermark`` (all of them when None), in due order."""
+        held, out = self._held, []
+        while held and (watermark is None or held[0][0] <= watermark):
+            out.append(heapq.heappop(held)[2].final())
+        return out
 
     def on_item(self, item: ItemEvent, visits: Iterable[OpenVisit]) -> bool:
         visits = list(visits)
@@ -146,9 +203,12 @@ class Attacher:
                 for v in here:
                     v.attached.picks.append(pick)
                 return True
-        best = self._carrier(item, visits) if item.action != "picked" else None
-        if best is None:
-            best = self._in_zone(item, visits)
+        if item.action != "picked":
+            carrier = self._carrier(item, visits)
+            if carrier is not None:
+                carrier.add(item)
+                return True
+        best = self._in_zone(item, visits)
         if best is None:
             self.items_unattributed += 1
             return False
@@ -161,30 +221,34 @@ class Attacher:
         while picks and picks[0].item.t + PICK_DEFER_S <= watermark:
             picks.popleft().decide()
 
-    @staticmethod
-    def _carrier(item: ItemEvent, visits: list[OpenVisit]) -> OpenVisit | None:
+    def _carrier(self, item: ItemEvent, visits: list[OpenVisit]) -> Attachments | None:
         """The visit carrying a unit of this product: it picked one and has not put it
-        back or bought it. Returns, try-ons and purchases follow a pick, often after the
-        shopper has moved on or while others crowd the shelf."""
+        back or bought it, open or closed within ``linger_s``. Returns, try-ons and
+        purchases follow a pick, often after the shopper has moved on or walked out, or
+        while others crowd the shelf. One in the item's zone first, then the latest pick."""
         gtin = item.product.gtin
         if gtin is None:
             return None
-        best: OpenVisit | None = None
+        candidates = [(v.attached, v.zone == item.zone) for v in visits]
+        candidates += [(h.attached, False) for _, _, h in self._held]
+        best: Attachments | None = None
         best_key = (False, -math.inf)
-        for v in visits:
-            held, last_pick = 0, -math.inf
-            for i in v.attached.items:
+        closed = False
+        for n, (attached, here) in enumerate(candidates):
+            carried, last_pick = 0, -math.inf
+            for i in attached.items:
                 if i.product.gtin != gtin:
                     continue
                 if i.action == "picked":
-                    held, last_pick = held + 1, max(last_pick, i.t)
+                    carried, last_pick = carried + 1, max(last_pick, i.t)
                 elif i.action in ("returned", "purchased"):
-                    held -= 1
-            if held <= 0:
+                    carried -= 1
+            if carried <= 0:
                 continue
-            key = (v.zone == item.zone, last_pick)
+            key = (here, last_pick)
             if key > best_key:
-                best, best_key = v, key
+                best, best_key, closed = attached, key, n >= len(visits)
+        self.items_after_close += closed
         return best
 
     @staticmethod

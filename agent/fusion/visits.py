@@ -353,5 +353,5 @@ def close_visit(
         device=device,
         sensors=frozenset({spine, *v.attached.sensors}),
     )
-    events.append(VisitClosed(end, v.visit, record))
+    events.append(VisitClosed(end, v.visit, record, v.attached))
     return events
