@@ -108,8 +108,19 @@ def evaluate_model(
     return {"axes": axes, "calibration": calibration, "n_test": len(y_test)}
 
 
-def window_share_error(session: Any, samples: list[Any], sensors: SensorSet) -> dict[str, float]:
-    """Mean absolute error (percentage points) of each segment's share per 5-min window."""
+def window_share_error(
+    session: Any, samples: list[Any], sensors: SensorSet, window_s: float = WINDOW_S
+) -> dict[str, Any]:
+    """How far published segment shares are from the truth's, per window of ``window_s``.
+
+    ``error``: mean absolute difference (percentage points) between each window's share
+    as the agent publishes it (expected counts: the mean probability) and the true
+    share of its matched visits, over windows with at least 5 of them. ``floor``: what
+    a perfectly calibrated model giving the same probabilities would still be off by
+    on average (each visit's label drawn from its own probability, 2000 draws, fixed
+    seed): the sampling noise of a window of that many visits, which no model that
+    is unsure of single visits can beat.
+    """
     if not samples:
         return {}
     x = np.stack([s.features(sensors) for s in samples]).astype(np.float32)
@@ -117,19 +128,28 @@ def window_share_error(session: Any, samples: list[Any], sensors: SensorSet) -> 
     keys = ("wanderer", "indecisive", "showroomer", "bargain")
     windows: dict[tuple[str, float], list[int]] = defaultdict(list)
     for n, s in enumerate(samples):
-        windows[(s.recording, (s.visit.end // WINDOW_S) * WINDOW_S)].append(n)
-    errors: dict[str, float] = {}
+        windows[(s.recording, (s.visit.end // window_s) * window_s)].append(n)
+    members = [m for m in windows.values() if len(m) >= 5]  # a share needs k visits
+    rng = np.random.default_rng(0)
+    error: dict[str, float] = {}
+    floor: dict[str, float] = {}
     for i, (_, pole) in enumerate(AXES):
-        diffs = []
-        for members in windows.values():
-            if len(members) < 5:  # a published share needs k visits behind it
-                continue
-            # As the agent publishes it: the expected count (sum of probabilities).
-            predicted = float(np.mean(probs[members, i]))
-            true = float(np.mean([samples[m].labels[keys[i]] for m in members]))
-            diffs.append(abs(predicted - true))
-        errors[pole] = round(100 * float(np.mean(diffs)), 1) if diffs else float("nan")
-    return errors
+        diffs, noise = [], []
+        for m in members:
+            p = probs[m, i]
+            true = float(np.mean([samples[k].labels[keys[i]] for k in m]))
+            diffs.append(abs(float(p.mean()) - true))
+            drawn = (rng.random((2000, len(m))) < p).mean(axis=1)
+            noise.append(float(np.mean(np.abs(p.mean() - drawn))))
+        error[pole] = round(100 * float(np.mean(diffs)), 1) if diffs else float("nan")
+        floor[pole] = round(100 * float(np.mean(noise)), 1) if noise else float("nan")
+    return {
+        "window_min": round(window_s / 60),
+        "windows": len(members),
+        "mean_visits": round(float(np.mean([len(m) for m in members])), 1) if members else 0,
+        "error": error,
+        "floor": floor,
+    }
 
 
 def card(
@@ -186,7 +206,7 @@ def card(
                 f"| {pole} | {a['f1']:.2f} | {a['precision']:.2f} | {a['recall']:.2f} | "
                 f"{a['brier']:.3f} | {rule} | {b['f1']:.2f} |"
             )
-        shares = r.get("window_share_error_pp", {})
+        shares = r.get("window_share_error_pp", {}).get("error", {})
         lines += [
             "",
             "Mean absolute error of per-window segment shares as published (expected counts; "
@@ -194,6 +214,33 @@ def card(
             + ", ".join(f"{k} {v}" for k, v in shares.items()),
             "",
         ]
+    by_window = next(iter(results.values())).get("share_error_by_window", [])
+    if by_window:
+        lines += [
+            "## Segment shares and window length",
+            "",
+            "A window's share is an average over few visits, so it carries sampling noise "
+            "whatever the model: below, each share error (all three sensors, held out, "
+            "percentage points) beside the floor a perfectly calibrated model giving the "
+            "same probabilities would still have (each visit's label drawn from its own "
+            "probability). The floor falls with the square root of the visits per window: "
+            "a consumer wanting shares within a few points sums the published counts over "
+            "longer periods (counts add up; shares do not). One held-out recording of 60 "
+            "minutes gives few long windows, so the longer rows are rough.",
+            "",
+            "| window | windows | visits per window | "
+            + " | ".join(f"{pole}: error (floor)" for _, pole in AXES)
+            + " |",
+            "|---|---|---|" + "---|" * len(AXES),
+        ]
+        for w in by_window:
+            cells = [f"{w['error'][pole]} ({w['floor'][pole]})" for _, pole in AXES]
+            lines.append(
+                f"| {w['window_min']} min | {w['windows']} | {w['mean_visits']} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines.append("")
     combos = [c for c in perfect if c != "visits"]
     lines += [
         "## What perfect sensing would reach",
