@@ -188,6 +188,19 @@ class VisitOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitEntered:
+    """One footfall entry: a visit that came in at an entrance went on into the store.
+
+    Counted then, not when the visit opened in the doorway: someone who steps into
+    the doorway and turns back, or a shopper on the way out whom a camera picks up
+    again in the doorway, is no entry.
+    """
+
+    t: float
+    visit: int
+
+
+@dataclass(frozen=True, slots=True)
 class VisitClosed:
     """A visit closed. ``attached`` is fusion's in-memory state of it, so an item
     confirmed after the shopper left can still be given to them (never published)."""
@@ -198,4 +211,4 @@ class VisitClosed:
     attached: Attachments | None = field(default=None, compare=False, repr=False)
 
 
-VisitEvent = ZoneEntered | ZoneLeft | VisitOpened | VisitClosed
+VisitEvent = ZoneEntered | ZoneLeft | VisitOpened | VisitEntered | VisitClosed

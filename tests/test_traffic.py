@@ -115,11 +115,25 @@ def test_jitter_along_a_zone_edge_is_not_counted_as_entries() -> None:
 def test_exit_known_only_after_timeout_lands_in_its_own_window() -> None:
     # Last seen at 08:00:58 without a track end; the timeout (5 s) expires in the
     # next window, but the exit belongs to the 08:00 window.
-    obs = [TrackPoint(T0 + 50 + i, "cam", 1, 1.0, 1.0) for i in range(9)]
+    obs = [TrackPoint(T0 + 50 + i, "cam", 1, 1.0 if i < 3 else 5.0, 1.0) for i in range(9)]
     obs += [TrackPoint(T0 + 70 + i, "cam", 2, 1.0, 1.0) for i in range(30)]  # keeps time moving
     events = run(obs, _k1(), end_of_input=False)
     assert by(events, "store", "08:00:00")["footfall"] == {"in": 1, "out": 1}
     assert by(events, "store", "08:01:00")["footfall"]["out"] == 0
+
+
+def test_the_doorway_alone_is_not_an_entry() -> None:
+    # One person steps into the doorway and turns back; another is picked up again in
+    # the doorway on the way out, under a new track, after the camera lost them inside.
+    glance = [TrackPoint(T0 + i, "cam", 1, 1.0, 1.0) for i in range(6)]
+    glance += [TrackPoint(T0 + 6, "cam", 1, -1.0, 1.0), TrackEnd(T0 + 7, "cam", 1)]
+    leaving = [TrackPoint(T0 + 20 + i, "cam", 2, 1.0, 1.0) for i in range(4)]
+    leaving += [TrackPoint(T0 + 24, "cam", 2, -1.0, 1.0), TrackEnd(T0 + 25, "cam", 2)]
+    obs = glance + leaving + shopper(3, T0 + 30, aisle_s=10)
+    store = by(run(obs, _k1()), "store", "08:00:00")
+    assert store["footfall"]["in"] == 1  # only the shopper who walked on into the aisle
+    door = by(run(obs, _k1()), "door", "08:00:00")
+    assert door["footfall"]["in"] == 4  # the door zone saw all three, the shopper twice
 
 
 def test_occupancy_is_carried_across_windows_and_mean_is_person_seconds() -> None:

@@ -15,7 +15,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from agent.observations import VisitClosed, VisitEvent, VisitOpened, ZoneEntered, ZoneLeft
+from agent.observations import (
+    VisitClosed,
+    VisitEntered,
+    VisitEvent,
+    VisitOpened,
+    ZoneEntered,
+    ZoneLeft,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +113,11 @@ class TrafficAggregator:
         elif isinstance(event, ZoneLeft):
             self._depart(event.visit, event.stay.zone, event.t, event.stay.enter, dwell=True)
         elif isinstance(event, VisitOpened):
-            self._arrive(event.visit, STORE, event.t, count_entry=event.entered)
+            self._arrive(event.visit, STORE, event.t, count_entry=False)
+        elif isinstance(event, VisitEntered):
+            window = self._window_for(event.t)
+            if window is not None:
+                window.counts[STORE].entries += 1
         elif isinstance(event, VisitClosed):
             self._depart(
                 event.visit, STORE, event.t, event.record.start, dwell=event.record.entered

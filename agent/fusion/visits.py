@@ -21,7 +21,7 @@ Example:
     >>> door = Zone(id="door", kind="entrance", polygon=[(0, 0), (2, 0), (2, 2), (0, 2)])
     >>> vb = VisitBuilder(StoreLayout([door]), timeout_s=30, max_open=100)
     >>> [type(e).__name__ for e in vb.on_point(TrackPoint(0.0, "cam", 1, 1.0, 1.0))]
-    ['VisitOpened', 'ZoneEntered']
+    ['VisitOpened', 'VisitEntered', 'ZoneEntered']
     >>> vb.on_end(TrackEnd(5.0, "cam", 1)), [type(e).__name__ for e in vb.close_all()]
     ([], ['ZoneLeft', 'VisitClosed'])
 """
@@ -40,6 +40,7 @@ from agent.observations import (
     TrackPoint,
     Visit,
     VisitClosed,
+    VisitEntered,
     VisitEvent,
     VisitOpened,
     ZoneEntered,
@@ -103,6 +104,7 @@ class OpenVisit:
     stop_counted: bool = False
     ended_at: float | None = None  # every track of it has ended
     inside: bool = False  # has been beyond the door zones
+    counted: bool = False  # its footfall entry was counted
     left_at: float | None = None  # walked out through the door at this time
     stays: list[ZoneStay] = field(default_factory=list)
     pending: str | None = None
@@ -130,6 +132,7 @@ class VisitBuilder:
         self.timeout_s = timeout_s
         self.zone_confirm_s = zone_confirm_s
         self.max_open = max_open
+        self._has_inner = any(kind not in DOOR_KINDS for kind in layout.kind.values())
         self.evicted = 0
         self.stitched = 0
         self._next_visit = 1
@@ -274,6 +277,10 @@ class VisitBuilder:
             v.start = since
             v.x0, v.y0, v.path_m, v.reach_m, v.stops = v.x, v.y, 0.0, 0.0, 0
             events.append(VisitOpened(since, v.visit, v.entered))
+            if v.entered and not (self.layout.has_entrance and self._has_inner):
+                # Nothing beyond a door to walk on to: the entry counts as it opens.
+                v.counted = True
+                events.append(VisitEntered(since, v.visit))
         if v.zone is not None:
             stay = ZoneStay(v.zone, v.zone_since, since)
             v.stays.append(stay)
@@ -282,7 +289,11 @@ class VisitBuilder:
                 v.left_at = since
         if zone is not None:
             events.append(ZoneEntered(since, v.visit, zone))
-            v.inside = v.inside or self.layout.kind[zone] not in DOOR_KINDS
+            if not v.inside and self.layout.kind[zone] not in DOOR_KINDS:
+                v.inside = True
+                if v.entered and not v.counted:
+                    v.counted = True
+                    events.append(VisitEntered(since, v.visit))
         v.zone, v.zone_since = zone, since
         v.pending = v.pending_since = None
         return events

@@ -19,6 +19,7 @@ from agent.fusion.visits import OpenVisit, close_visit
 from agent.observations import (
     DeviceActivity,
     DeviceSighting,
+    VisitEntered,
     VisitEvent,
     VisitOpened,
     ZoneEntered,
@@ -117,6 +118,7 @@ class WifiVisitBuilder:
                 self._next_visit += 1
                 self._activity[change.token] = [0, 0]
                 events.append(VisitOpened(change.t, v.visit, entered))
+                events.append(VisitEntered(change.t, v.visit))
             if v.zone is not None and v.zone != change.zone:
                 stay = ZoneStay(v.zone, v.zone_since, max(change.t, v.zone_since))
                 v.stays.append(stay)
