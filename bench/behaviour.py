@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python bench/behaviour.py [--sensors camera,rfid,wifi] [--rounds 30]
 
-Subject: closed visits -> ``feature_row`` each -> ``feature_matrix`` -> the shipped
-model for the sensor combination (what the characteristics counter does before each
-window is published), recomputed from the Visit objects every round.
+Subject: a batch of closed visits -> ``feature_matrix`` -> the shipped model for the
+sensor combination (what the characteristics counter does before each window is
+published), recomputed from the Visit objects every round.
 Baseline, in the same run: the bare onnxruntime call on the same, precomputed batch.
 Targets (issue #8): at least 100,000 visits/s, and a ratio of at least 0.5.
 
@@ -30,7 +30,7 @@ import onnxruntime
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.behaviour.models import MANIFEST, load_model, shipped_models_dir
-from agent.fusion.features import SensorSet, StoreShape, feature_matrix, feature_row
+from agent.fusion.features import SensorSet, StoreShape, feature_matrix
 from agent.observations import (
     DeviceActivity,
     ItemEvent,
@@ -132,22 +132,19 @@ def main() -> None:
 
     model = load_model(shipped_models_dir(), sensors)
     visits = make_visits(BATCH, random.Random(1))
-    batch = feature_matrix([feature_row(v, SHAPE, sensors) for v in visits])
+    batch = feature_matrix(visits, SHAPE, sensors)
     model.predict(batch)  # warm-up
 
-    parts: dict[str, list[float]] = {"features": [], "matrix": [], "inference": []}
+    parts: dict[str, list[float]] = {"features": [], "inference": []}
 
     def subject() -> None:
         t0 = time.perf_counter()
-        rows = [feature_row(v, SHAPE, sensors) for v in visits]
+        x = feature_matrix(visits, SHAPE, sensors)
         t1 = time.perf_counter()
-        x = feature_matrix(rows)
-        t2 = time.perf_counter()
         model.predict(x)
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         parts["features"].append(t1 - t0)
-        parts["matrix"].append(t2 - t1)
-        parts["inference"].append(t3 - t2)
+        parts["inference"].append(t2 - t1)
 
     def baseline() -> None:
         model.predict(batch)
@@ -173,8 +170,7 @@ def main() -> None:
         f"onnxruntime {onnxruntime.__version__}"
     )
     print(f"batch {BATCH} visits, {args.rounds} rounds; per visit (median):")
-    print(f"  feature_row:     {us(parts['features']):6.2f} us")
-    print(f"  feature_matrix:  {us(parts['matrix']):6.2f} us")
+    print(f"  feature_matrix:  {us(parts['features']):6.2f} us")
     print(f"  model.predict:   {us(parts['inference']):6.2f} us")
     print(f"  subject total:   {us(times['subject']):6.2f} us")
     print(f"  bare onnxruntime:{us(times['baseline']):6.2f} us")

@@ -25,7 +25,7 @@ import numpy as np
 
 from agent.behaviour.models import AXES, LoadedModel
 from agent.behaviour.rules import CharacteristicRule
-from agent.fusion.features import SensorSet, StoreShape, feature_matrix, feature_row
+from agent.fusion.features import SensorSet, StoreShape, feature_matrix
 from agent.observations import Visit
 
 MIN_VISIT_S = 20.0
@@ -61,7 +61,7 @@ class ScopeCounts:
 class _Pending:
     window: float
     scopes: tuple[str, ...]
-    features: list[float]
+    visit: Visit
     sets: tuple[str, ...]
 
 
@@ -100,8 +100,7 @@ class CharacteristicsCounter:
             window = self.released_until  # a straggler counts in the oldest open window
         scopes = (STORE, *sorted({s.zone for s in visit.stays}))
         sets = tuple(r.name for r in self.rules if r.matches(visit))
-        features = feature_row(visit, self.shape, self.sensors)
-        self._pending.append(_Pending(window, scopes, features, sets))
+        self._pending.append(_Pending(window, scopes, visit, sets))
         if len(self._pending) >= MAX_PENDING:
             self.classify(model)
 
@@ -111,7 +110,8 @@ class CharacteristicsCounter:
             return
         probabilities = None
         if model is not None:
-            probabilities = model.predict(feature_matrix([p.features for p in self._pending]))
+            visits = [p.visit for p in self._pending]
+            probabilities = model.predict(feature_matrix(visits, self.shape, self.sensors))
         for i, p in enumerate(self._pending):
             counts = self._windows.setdefault(p.window, self._empty())
             for scope in p.scopes:
