@@ -87,7 +87,8 @@ FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 VALUE_ZONES = frozenset({"promo", "clearance"})
 AISLE_ZONES = frozenset({"aisle", "shelf"})
-_OTHER, _AISLE, _VALUE, _FITTING, _CHECKOUT = range(5)
+_SLOTS = 5
+_OTHER, _AISLE, _VALUE, _FITTING, _CHECKOUT = range(_SLOTS)
 """Which dwell share a zone's stays count into (``StoreShape.slot_of_code``)."""
 _KIND_SLOTS = {
     **dict.fromkeys(AISLE_ZONES, _AISLE),
@@ -96,7 +97,8 @@ _KIND_SLOTS = {
     "checkout": _CHECKOUT,
 }
 _ACTIONS = {"picked": 0, "returned": 1, "fitting_room": 2, "purchased": 3}
-_PICKED, _RETURNED, _TRIED, _BOUGHT = range(4)
+"""Item action -> its column in the per-visit action counts."""
+_PICKED, _RETURNED, _TRIED, _BOUGHT = _ACTIONS.values()
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,8 @@ def _presence(visits: Sequence[Visit], store: StoreShape, duration: Floats, out:
     slot_of = np.full(len(codes), _OTHER, dtype=np.intp)
     slot_of[: len(store.slot_of_code)] = store.slot_of_code
     slot = slot_of[code]
-    by_slot = np.bincount(owner * 5 + slot, weights=dwell, minlength=5 * n).reshape(n, 5)
+    by_slot = np.bincount(owner * _SLOTS + slot, weights=dwell, minlength=_SLOTS * n)
+    by_slot = by_slot.reshape(n, _SLOTS)
     longest = np.zeros(n)
     stayed = counts > 0
     if stayed.any():
@@ -274,7 +277,8 @@ def _items(visits: Sequence[Visit], out: Out) -> None:
     items = list(chain.from_iterable(items_of))
     owner = _owners(counts)
     action = _ints([_ACTIONS[i.action] for i in items])
-    per = np.bincount(owner * 4 + action, minlength=4 * n).reshape(n, 4)
+    kinds = len(_ACTIONS)
+    per = np.bincount(owner * kinds + action, minlength=kinds * n).reshape(n, kinds)
     picks = per[:, _PICKED]
     handled = (action == _PICKED) | (action == _BOUGHT)
     # A batch holds many units of a few products: look each product up once. The
